@@ -1,0 +1,133 @@
+//! x86_64 System V context switch.
+//!
+//! A suspended context is nothing but its stack pointer: everything else the
+//! ABI says a callee must preserve was pushed onto its own stack by `switch`.
+//! The caller-saved registers need no saving, because `switch` is an ordinary
+//! call as far as the compiler is concerned.
+//!
+//! Saved frame, as `switch` leaves it (addresses grow upwards):
+//!
+//! ```text
+//!          +----------------------+
+//!  sp+64   | return address       |  where `switch` returns to when resumed
+//!  sp+56   | rbp                  |
+//!  sp+48   | rbx                  |
+//!  sp+40   | r12                  |
+//!  sp+32   | r13                  |
+//!  sp+24   | r14                  |
+//!  sp+16   | r15                  |
+//!  sp+8    | (padding)            |
+//!  sp+4    | x87 control word     |  callee-saved per the ABI: a goroutine
+//!  sp+0    | MXCSR                |  that changes rounding keeps its own
+//!          +----------------------+  <- saved sp
+//! ```
+//!
+//! A fresh stack is laid out as if `switch` had been called from the first
+//! instruction of `trampoline`, with the entry function in r12 and its
+//! argument in r13:
+//!
+//! ```text
+//!  top-8    0                  fake return address of the trampoline frame:
+//!                              unwinders and debuggers stop here
+//!  top-16   trampoline         `ret` of the first switch lands here
+//!  top-24   rbp = 0
+//!  top-32   rbx = 0
+//!  top-40   r12 = entry
+//!  top-48   r13 = arg
+//!  top-56   r14 = 0
+//!  top-64   r15 = 0
+//!  top-72   padding
+//!  top-80   MXCSR / x87 CW     default values  <- initial sp
+//! ```
+
+use core::arch::naked_asm;
+
+/// Entry point of a fresh context: gets the `arg` given to [`init_stack`] and
+/// the `arg` of the first `switch` into it. It must never return.
+pub(crate) type Entry = unsafe extern "sysv64" fn(arg: usize, first: usize) -> !;
+
+/// Saves the running context, stores its stack pointer in `*save` and resumes
+/// the context whose stack pointer is `to`, which sees `arg` as the return
+/// value of its own call to `switch` (or as `first` of its [`Entry`]).
+///
+/// # Safety
+/// `to` must be a stack pointer saved by `switch` or made by [`init_stack`],
+/// whose context has not been resumed since; its stack must stay mapped until
+/// that context switches away again. `save` must be valid for a write.
+#[unsafe(naked)]
+pub(crate) unsafe extern "sysv64" fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
+    naked_asm!(
+        // Callee-saved integer registers; the return address is already on top.
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        // Callee-saved control state of the floating-point units.
+        "sub rsp, 16",
+        "stmxcsr [rsp]",
+        "fnstcw [rsp + 4]",
+        // Park this context, adopt the other one.
+        "mov [rdi], rsp",
+        "mov rsp, rsi",
+        "ldmxcsr [rsp]",
+        "fldcw [rsp + 4]",
+        "add rsp, 16",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        // Hand `arg` over as the resumed side's return value.
+        "mov rax, rdx",
+        "ret",
+    )
+}
+
+/// First code run on a fresh stack: calls `entry(arg, first)`.
+///
+/// Entered by `ret` with rsp = top-8, that is exactly as a function is
+/// entered by `call` (rsp ≡ 8 mod 16), so one more push realigns it.
+#[unsafe(naked)]
+unsafe extern "sysv64" fn trampoline() -> ! {
+    naked_asm!(
+        "push rbp",      // rbp is 0: ends the frame-pointer chain
+        "mov rdi, r13",  // arg
+        "mov rsi, rax",  // first: the value the first switch carried
+        "call r12",      // entry never returns
+        "ud2",
+    )
+}
+
+/// Default MXCSR (all exceptions masked, round to nearest) and x87 control
+/// word (extended precision, all exceptions masked), per the System V ABI.
+const DEFAULT_MXCSR: u32 = 0x1F80;
+const DEFAULT_FPCW: u32 = 0x037F;
+
+/// Lays out a fresh context at the top of a stack and returns its stack
+/// pointer, ready for [`switch`].
+///
+/// # Safety
+/// `top` must be 16-byte aligned and the 80 bytes below it writable.
+pub(crate) unsafe fn init_stack(top: usize, entry: Entry, arg: usize) -> usize {
+    debug_assert_eq!(top % 16, 0);
+    let words: [usize; 10] = [
+        DEFAULT_MXCSR as usize | ((DEFAULT_FPCW as usize) << 32),
+        0,                        // padding
+        0,                        // r15
+        0,                        // r14
+        arg,                      // r13
+        entry as *const () as usize, // r12
+        0,                        // rbx
+        0,                        // rbp
+        trampoline as *const () as usize, // return address of the first switch
+        0,                        // fake return address of the trampoline
+    ];
+    let sp = top - words.len() * 8;
+    // SAFETY: the caller guarantees the 80 bytes below `top` are writable and
+    // `sp` is 16-byte aligned because `top` is and 80 is a multiple of 16.
+    unsafe { core::ptr::copy_nonoverlapping(words.as_ptr(), sp as *mut usize, words.len()) };
+    sp
+}

@@ -1,0 +1,53 @@
+//! `GOROUTINES_DEBUG`: comma-separated `key=value` settings, in the spirit of
+//! Go's `GODEBUG`. Unknown keys and malformed values are errors naming them,
+//! so a typo is never silently ignored.
+//!
+//! Keys:
+//! * `guard=madvise|mprotect`: how stack guard pages are made (default
+//!   `madvise`, falling back to `mprotect` where the kernel lacks
+//!   `MADV_GUARD_INSTALL`); `mprotect` forces the fallback, for testing it.
+
+use std::io;
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Settings {
+    pub(crate) guard_mprotect: bool,
+}
+
+impl Settings {
+    pub(crate) fn from_env() -> io::Result<Settings> {
+        match std::env::var("GOROUTINES_DEBUG") {
+            Ok(v) => Settings::parse(&v),
+            Err(std::env::VarError::NotPresent) => Ok(Settings::default()),
+            Err(std::env::VarError::NotUnicode(v)) => Err(bad(format!(
+                "GOROUTINES_DEBUG={v:?} is not valid UTF-8"
+            ))),
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> io::Result<Settings> {
+        let mut s = Settings::default();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((key, value)) = item.split_once('=') else {
+                return Err(bad(format!("GOROUTINES_DEBUG: `{item}` is not key=value")));
+            };
+            match (key, value) {
+                ("guard", "madvise") => s.guard_mprotect = false,
+                ("guard", "mprotect") => s.guard_mprotect = true,
+                ("guard", v) => {
+                    return Err(bad(format!(
+                        "GOROUTINES_DEBUG: guard={v} is not one of madvise, mprotect"
+                    )))
+                }
+                (k, _) => {
+                    return Err(bad(format!("GOROUTINES_DEBUG: unknown key `{k}` (known: guard)")))
+                }
+            }
+        }
+        Ok(s)
+    }
+}
+
+fn bad(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}

@@ -1,0 +1,62 @@
+//! `JoinHandle`: waiting for a goroutine's result.
+
+use crate::scheduler::g::{GRef, WaitReason};
+use crate::scheduler::park::{self, Waiter};
+use std::marker::PhantomData;
+use std::thread;
+
+/// An owned permission to join a goroutine: wait for it to finish and take
+/// its result. Dropping the handle detaches the goroutine.
+pub struct JoinHandle<T> {
+    g: GRef,
+    _result: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle").field("goroutine", &self.g.id).finish()
+    }
+}
+
+impl<T: Send + 'static> JoinHandle<T> {
+    pub(crate) fn new(g: GRef) -> JoinHandle<T> {
+        JoinHandle { g, _result: PhantomData }
+    }
+
+    /// Waits for the goroutine to finish: parks the calling goroutine, or
+    /// blocks the calling thread. `Err` carries the payload of its panic, as
+    /// with `std::thread::JoinHandle::join`.
+    pub fn join(self) -> thread::Result<T> {
+        let g = &self.g;
+        if !g.is_finished() {
+            // SAFETY: a goroutine that has not exited keeps its runtime's
+            // Shared alive.
+            if unsafe { &*g.shared }.is_shut_down() {
+                return Err(Box::new(format!(
+                    "goroutine {} cannot be joined: its runtime was shut down first",
+                    g.id
+                )));
+            }
+            let waiter = Waiter::current();
+            // SAFETY: we own the unique join handle and register once.
+            park::park(WaitReason::Join, || unsafe { g.set_joiner(waiter) });
+        }
+        // SAFETY: T is this goroutine's output type (JoinHandle<T> was made
+        // by spawn with it), and completion was observed (Acquire) either
+        // by is_finished or by set_joiner/the wake-up.
+        match unsafe { g.take_output::<T>() } {
+            Some(result) => result,
+            None => unreachable!("a goroutine's result is taken once, by its only handle"),
+        }
+    }
+
+    /// Whether the goroutine has finished (so `join` will not wait).
+    pub fn is_finished(&self) -> bool {
+        self.g.is_finished()
+    }
+
+    /// The goroutine's id, as shown in dumps and panic messages.
+    pub fn id(&self) -> u64 {
+        self.g.id
+    }
+}

@@ -1,0 +1,94 @@
+//! Go's goroutines for Rust: write plain blocking code, spawn hundreds of
+//! thousands of lightweight threads, never colour a function `async`.
+//!
+//! ```
+//! let answers: Vec<u64> = goroutines::run(|| {
+//!     let handles: Vec<_> = (0..1000u64).map(|i| goroutines::go(move || i * 2)).collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).collect()
+//! });
+//! assert_eq!(answers.iter().sum::<u64>(), 999_000);
+//! ```
+//!
+//! Goroutines are stackful coroutines scheduled M:N over `max_procs` OS
+//! threads on Go's G-M-P design (ARCHITECTURE.md). By default a goroutine
+//! stays on the OS thread where it first ran, so everything safe Rust does on
+//! a thread stays sound in a goroutine; `unsafe { Builder::migrate_goroutines() }`
+//! opts into Go's fully migrating scheduler (SAFETY.md).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod arch;
+mod debug;
+mod join;
+pub(crate) mod loom;
+mod panic_hook;
+mod runtime;
+mod scheduler;
+mod stack;
+
+pub use join::JoinHandle;
+pub use runtime::{Builder, Runtime, DEFAULT_STACK_SIZE, MAX_PROCS};
+
+use std::panic::Location;
+
+/// Runs `f` as the main goroutine of the default runtime and returns its
+/// result; a panic in `f` is resumed in the caller. Other goroutines keep
+/// running after `run` returns.
+///
+/// # Panics
+/// If the default runtime cannot start (for example `GOMAXPROCS=abc`), with
+/// a message naming the bad setting.
+#[track_caller]
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    runtime::default_runtime().run(f)
+}
+
+/// Spawns a goroutine: on the caller's runtime when called from one of its
+/// goroutines, else on the default runtime (started on first use).
+#[track_caller]
+pub fn go<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let shared = runtime::current_shared();
+    JoinHandle::new(shared.spawn(f, Location::caller()))
+}
+
+/// Lets other goroutines run. In a goroutine this always switches to the
+/// scheduler; on a plain thread it yields the OS thread.
+pub fn yield_now() {
+    if scheduler::park::in_goroutine() {
+        scheduler::m::yield_current();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Goroutines of the caller's runtime (or the default runtime) that have
+/// been spawned and have not exited.
+pub fn num_goroutines() -> usize {
+    runtime::current_shared().num_goroutines()
+}
+
+/// The number of Ps of the caller's runtime (or the default runtime).
+pub fn max_procs() -> usize {
+    runtime::current_shared().config.max_procs
+}
+
+/// The id of the calling goroutine, or `None` on a plain thread.
+pub fn goroutine_id() -> Option<u64> {
+    scheduler::m::current_goroutine_id()
+}
+
+/// Prints `fatal error: {msg}` and aborts: for broken runtime invariants,
+/// where continuing could corrupt memory.
+#[cold]
+pub(crate) fn fatal(msg: std::fmt::Arguments<'_>) -> ! {
+    eprintln!("fatal error: {msg}");
+    std::process::abort()
+}

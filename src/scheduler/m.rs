@@ -1,0 +1,523 @@
+//! M: an OS thread that runs goroutines while it holds a P.
+//!
+//! Each M has a scheduler context, *g0*: the thread's own stack, running
+//! [`MLocal::schedule`]. Running a goroutine is a switch from g0 to the
+//! goroutine's stack; every way a goroutine stops running (yield, park,
+//! exit) is a switch back to g0 with an [`Action`] saying what to do with it.
+//! Doing that work on g0, after the goroutine's registers are saved, is what
+//! makes `park`'s unlock-after-switch protocol possible (see `park.rs`).
+//!
+//! ```text
+//!   g0: find_runnable -> execute(g) --switch--> g runs ... park()
+//!                                                  |
+//!   g0: action = Park: unlock, drop g  <--switch---+
+//! ```
+//!
+//! Per-thread state lives in an [`MLocal`] on g0's stack, reachable through
+//! the thread-local `CURRENT`. Goroutine code reads it through
+//! [`current_m`], which is never inlined: in Go mode a goroutine may resume
+//! on another thread, and a thread-local address computed before a switch
+//! must not be reused after it (LLVM would otherwise be free to).
+
+use super::g::{GRef, WaitReason, DEAD, G, RUNNABLE, RUNNING, NO_HOME};
+use super::p::{P, GOID_BATCH};
+use super::park::Parker;
+use super::Shared;
+use crate::arch;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::stack::overflow::AltStack;
+use std::cell::Cell;
+use std::ptr;
+use std::sync::{Arc, Mutex};
+
+/// The part of an M other threads see.
+pub(crate) struct MShared {
+    pub(crate) id: usize,
+    parker: Parker,
+    /// A P handed over by a waker: `(p + 1) << 1 | spinning`, 0 for none.
+    handoff: AtomicUsize,
+    /// Set once the thread is started; taken by shutdown to join it.
+    pub(crate) thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl MShared {
+    /// Gives this (parked) M P `p` to run, spinning or not.
+    pub(crate) fn hand_off(&self, p: u32, spinning: bool) {
+        // Release pairs with the Acquire swap in stop_m.
+        self.handoff.store(((p as usize + 1) << 1) | spinning as usize, Ordering::Release);
+        self.parker.unpark();
+    }
+
+    /// Wakes the M so it notices shutdown.
+    pub(crate) fn kick(&self) {
+        self.parker.unpark();
+    }
+}
+
+/// What a goroutine asks g0 to do once it has switched out.
+#[derive(Clone, Copy)]
+enum Action {
+    None,
+    Yield,
+    /// Park for the reason; call the unlock function (on g0); if it returns
+    /// false, resume the goroutine at once.
+    Park(WaitReason, *mut (dyn FnMut() -> bool + 'static)),
+    Exit,
+}
+
+/// `p` when the M holds no P.
+const NO_P: u32 = u32::MAX;
+
+/// The M's own state. Lives on g0's stack; only this thread touches it.
+pub(crate) struct MLocal {
+    shared: Arc<Shared>,
+    me: Arc<MShared>,
+    p: Cell<u32>,
+    spinning: Cell<bool>,
+    /// g0's saved stack pointer while a goroutine runs.
+    g0_sp: Cell<usize>,
+    /// The running goroutine (the reference is owned by `execute`'s frame).
+    curg: Cell<*const G>,
+    action: Cell<Action>,
+    rng: Cell<u64>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const MLocal> = const { Cell::new(ptr::null()) };
+}
+
+/// The current thread's M, or null on a plain thread. Never inlined: see the
+/// module docs.
+#[inline(never)]
+fn current_m() -> *const MLocal {
+    CURRENT.with(|c| c.get())
+}
+
+/// Whether the caller is a goroutine.
+pub(crate) fn in_goroutine() -> bool {
+    let m = current_m();
+    // SAFETY: a non-null CURRENT points at the live MLocal of this thread.
+    !m.is_null() && unsafe { !(*m).curg.get().is_null() }
+}
+
+/// A reference to the running goroutine, if the caller is one.
+pub(crate) fn current_g() -> Option<GRef> {
+    let m = current_m();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: CURRENT is live (above); curg, when set, is kept alive by
+    // execute's reference for as long as the goroutine runs.
+    unsafe {
+        let g = (*m).curg.get();
+        if g.is_null() {
+            return None;
+        }
+        let r = GRef::from_raw(g);
+        let out = r.clone();
+        std::mem::forget(r);
+        Some(out)
+    }
+}
+
+/// The id of the running goroutine, if the caller is one.
+pub(crate) fn current_goroutine_id() -> Option<u64> {
+    let m = current_m();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: as in current_g.
+    unsafe {
+        let g = (*m).curg.get();
+        (!g.is_null()).then(|| (*g).id)
+    }
+}
+
+/// The runtime and P the caller runs on, if it is an M of `shared` holding
+/// a P (a goroutine, or g0 between goroutines).
+pub(crate) fn with_p<R>(shared: *const Shared, f: impl FnOnce(&P) -> R) -> Option<R> {
+    let m = current_m();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: CURRENT is live; Ps live as long as the runtime's Shared.
+    unsafe {
+        let m = &*m;
+        if !ptr::eq(Arc::as_ptr(&m.shared), shared) || m.p.get() == NO_P {
+            return None;
+        }
+        Some(f(&m.shared.ps[m.p.get() as usize]))
+    }
+}
+
+/// The runtime the caller runs on, if it is one of its Ms.
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    let m = current_m();
+    // SAFETY: CURRENT is live when non-null.
+    (!m.is_null()).then(|| unsafe { (*m).shared.clone() })
+}
+
+/// Where the running goroutine's guard page is, for the overflow handler.
+/// Async-signal-safe: reads plain thread-local and goroutine fields only.
+pub(crate) struct RunningStack {
+    pub(crate) guard: std::ops::Range<usize>,
+    pub(crate) id: u64,
+    pub(crate) size: usize,
+}
+
+pub(crate) fn running_stack() -> Option<RunningStack> {
+    let m = CURRENT.with(|c| c.get());
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: this thread's MLocal; the running goroutine's context is owned
+    // by this thread while it runs, so nothing changes it under us.
+    unsafe {
+        let g = (*m).curg.get();
+        if g.is_null() {
+            return None;
+        }
+        let stack = (*(*g).ctx.get()).stack.as_ref()?;
+        Some(RunningStack { guard: stack.guard(), id: (*g).id, size: stack.size() })
+    }
+}
+
+/// Switches from the running goroutine to g0 with `action`.
+///
+/// # Safety
+/// Must be called by a goroutine (`in_goroutine()`).
+unsafe fn switch_to_g0(action: Action) {
+    let m = current_m();
+    // SAFETY: the caller is a goroutine, so CURRENT and curg are set. The
+    // MLocal is not touched after the switch: we may resume on another M.
+    unsafe {
+        let g = (*m).curg.get();
+        (*m).action.set(action);
+        arch::switch(ptr::addr_of_mut!((*(*g).ctx.get()).sp), (*m).g0_sp.get(), 0);
+    }
+}
+
+/// Parks the running goroutine; see `park.rs`.
+pub(crate) fn park_current(reason: WaitReason, unlock: &mut dyn FnMut() -> bool) {
+    let unlock: *mut (dyn FnMut() -> bool + '_) = unlock;
+    // SAFETY: g0 calls `unlock` before this goroutine can resume, while the
+    // closure is still alive on this goroutine's stack; erasing its lifetime
+    // is therefore sound. We are a goroutine (park checked in_goroutine).
+    unsafe {
+        let unlock: *mut (dyn FnMut() -> bool + 'static) = std::mem::transmute(unlock);
+        switch_to_g0(Action::Park(reason, unlock));
+    }
+}
+
+/// Lets other goroutines run; the caller goes to the back of the line.
+pub(crate) fn yield_current() {
+    // SAFETY: callers check in_goroutine.
+    unsafe { switch_to_g0(Action::Yield) }
+}
+
+/// First code of every goroutine, on its own stack.
+unsafe extern "sysv64" fn goroutine_main(g: usize, _first: usize) -> ! {
+    let g = g as *const G;
+    // SAFETY: execute passes a G that it keeps alive while it runs, and runs
+    // it once.
+    unsafe {
+        (*g).run();
+        (*g).complete();
+        switch_to_g0(Action::Exit);
+    }
+    unreachable!("an exited goroutine was resumed");
+}
+
+/// Starts a new M holding P `p`.
+pub(crate) fn start(shared: Arc<Shared>, p: u32, spinning: bool) -> std::io::Result<Arc<MShared>> {
+    static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let me = Arc::new(MShared {
+        id,
+        parker: Parker::new(),
+        handoff: AtomicUsize::new(0),
+        thread: Mutex::new(None),
+    });
+    let me2 = me.clone();
+    let handle = std::thread::Builder::new()
+        .name(format!("goroutines-m{id}"))
+        .spawn(move || m_main(shared, me2, p, spinning))?;
+    *me.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    Ok(me)
+}
+
+fn m_main(shared: Arc<Shared>, me: Arc<MShared>, p: u32, spinning: bool) {
+    let _alt = AltStack::install();
+    let m = MLocal {
+        rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((me.id as u64 + 1) << 17)),
+        shared,
+        me,
+        p: Cell::new(p),
+        spinning: Cell::new(spinning),
+        g0_sp: Cell::new(0),
+        curg: Cell::new(ptr::null()),
+        action: Cell::new(Action::None),
+    };
+    CURRENT.with(|c| c.set(&m));
+    m.schedule();
+    CURRENT.with(|c| c.set(ptr::null()));
+}
+
+impl MLocal {
+    fn p(&self) -> &P {
+        &self.shared.ps[self.p.get() as usize]
+    }
+
+    /// The scheduler loop: until shutdown, find a goroutine and run it.
+    fn schedule(&self) {
+        while let Some(g) = self.find_runnable() {
+            if self.spinning.get() {
+                self.reset_spinning();
+            }
+            self.execute(g);
+        }
+        // Shutdown: give the P back quietly; nothing runs any more.
+        self.p.set(NO_P);
+    }
+
+    /// A spinning M found work: stop spinning, and recruit the next spinner
+    /// if this was the last (idle.rs step 3).
+    fn reset_spinning(&self) {
+        self.spinning.set(false);
+        if self.shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.wakep();
+        }
+    }
+
+    /// Runs `g` until it yields, parks or exits.
+    fn execute(&self, g: GRef) {
+        let shared = &*self.shared;
+        let p = self.p();
+        let ctx = g.ctx.get();
+        // SAFETY: a runnable G's context belongs to whoever dequeued it: us.
+        if unsafe { (*ctx).stack.is_none() } && !self.start_goroutine(&g, p) {
+            return;
+        }
+        loop {
+            g.set_state(RUNNING, WaitReason::None);
+            self.curg.set(g.as_ptr());
+            p.switches.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: ctx.sp is a context saved by switch or made by
+            // init_stack, not resumed since; its stack is owned by `g`, which
+            // we keep alive. g0_sp is ours to write.
+            unsafe { arch::switch(self.g0_sp.as_ptr(), (*ctx).sp, 0) };
+            self.curg.set(ptr::null());
+            match self.action.replace(Action::None) {
+                Action::Yield => {
+                    g.set_state(RUNNABLE, WaitReason::None);
+                    if g.home.load(Ordering::Relaxed) == NO_HOME {
+                        shared.global.push(g);
+                    } else {
+                        // SAFETY: we hold the P.
+                        unsafe { p.local() }.pinned.push_back(g);
+                    }
+                    return;
+                }
+                Action::Park(reason, unlock) => {
+                    g.set_state(super::g::WAITING, reason);
+                    // SAFETY: the closure lives on the parked goroutine's
+                    // stack, which stays intact until it is resumed, and it
+                    // cannot be resumed before unlock has run.
+                    if unsafe { (*unlock)() } {
+                        return; // a Waiter owns the wake-up now
+                    }
+                }
+                Action::Exit => {
+                    g.set_state(DEAD, WaitReason::None);
+                    // SAFETY: the goroutine made its final switch; its
+                    // stack is dead and ours to recycle. We hold the P.
+                    if let Some(stack) = unsafe { (*ctx).stack.take() } {
+                        unsafe { p.local() }.stacks.put(stack, &shared.arena);
+                    }
+                    p.exited.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Action::None => unreachable!("goroutine switched to g0 without an action"),
+            }
+        }
+    }
+
+    /// Gives a goroutine about to run for the first time its stack and home.
+    /// On failure the goroutine completes with the error as its panic
+    /// payload, and false is returned.
+    fn start_goroutine(&self, g: &GRef, p: &P) -> bool {
+        let shared = &*self.shared;
+        // SAFETY: we hold the P.
+        match unsafe { p.local() }.stacks.get(&shared.arena) {
+            Ok(stack) => {
+                // SAFETY: a fresh stack top is 16-aligned and writable; the
+                // context is ours (see execute).
+                unsafe {
+                    let sp = arch::init_stack(stack.top(), goroutine_main, g.as_ptr() as usize);
+                    let ctx = g.ctx.get();
+                    (*ctx).sp = sp;
+                    (*ctx).stack = Some(stack);
+                }
+                g.home.store(shared.config.mode.home_on_start(p.id), Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                let msg = format!("goroutine {} could not start: {e}", g.id);
+                shared.report_once(&msg);
+                // SAFETY: never ran; we own it.
+                unsafe { g.fail(Box::new(msg)) };
+                g.set_state(DEAD, WaitReason::None);
+                p.exited.fetch_add(1, Ordering::Relaxed);
+                g.complete();
+                false
+            }
+        }
+    }
+
+    /// Finds a goroutine to run, parking the M while there is none. None
+    /// means the runtime is shutting down.
+    fn find_runnable(&self) -> Option<GRef> {
+        let shared = &*self.shared;
+        loop {
+            if shared.is_shut_down() {
+                return None;
+            }
+            let p = self.p();
+            // SAFETY: we hold the P; the borrow ends at once.
+            let tick = unsafe {
+                let l = p.local();
+                l.schedtick = l.schedtick.wrapping_add(1);
+                l.schedtick
+            };
+            if tick % 61 == 0 {
+                if let Some(g) = shared.global.pop() {
+                    return Some(g);
+                }
+            }
+            // SAFETY: we hold the P.
+            if let Some(g) = unsafe { p.pop() } {
+                return Some(g);
+            }
+            if let Some(g) = self.take_global_batch(p) {
+                return Some(g);
+            }
+            if !self.spinning.get() && shared.idle.can_spin(shared.ps.len()) {
+                self.spinning.set(true);
+                shared.idle.nmspinning.fetch_add(1, Ordering::SeqCst);
+            }
+            if self.spinning.get() {
+                if let Some(g) = self.steal(p) {
+                    return Some(g);
+                }
+            }
+            // Nothing anywhere: give up the P (idle.rs step 4).
+            if !shared.release_p(p.id, &self.me) {
+                continue;
+            }
+            self.p.set(NO_P);
+            if self.spinning.replace(false) {
+                shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                if shared.work_visible() {
+                    shared.wakep();
+                }
+            }
+            if !self.stop_m() {
+                return None;
+            }
+        }
+    }
+
+    /// Moves a fair share of the global queue to this P.
+    fn take_global_batch(&self, p: &P) -> Option<GRef> {
+        let shared = &*self.shared;
+        let n = (shared.global.len() / shared.ps.len() + 1).min(super::queue::CAPACITY / 2);
+        let (first, rest) = shared.global.pop_batch(n)?;
+        for g in rest {
+            // SAFETY: we hold the P; our queues were empty, so the ring has
+            // room for half its capacity.
+            let (overflow, _) = unsafe { p.put(g, false) };
+            if let Some(batch) = overflow {
+                shared.global.push_batch(batch);
+            }
+        }
+        Some(first)
+    }
+
+    /// Steals half of a random victim's stealable queue (Go's stealWork:
+    /// four passes over all Ps from random starting points).
+    fn steal(&self, p: &P) -> Option<GRef> {
+        let ps = &self.shared.ps;
+        let n = ps.len();
+        for _ in 0..4 {
+            let start = self.next_rand() as usize % n;
+            for i in 0..n {
+                let victim = &ps[(start + i) % n];
+                if victim.id == p.id {
+                    continue;
+                }
+                // SAFETY: we hold `p`, whose queues are empty.
+                if let Some(g) = unsafe { victim.runq.steal_into(&p.runq) } {
+                    p.steals.fetch_add(1, Ordering::Relaxed);
+                    return Some(g);
+                }
+            }
+            if !self.shared.global.is_empty() {
+                return self.take_global_batch(p);
+            }
+        }
+        None
+    }
+
+    fn next_rand(&self) -> u64 {
+        // xorshift64
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+
+    /// Parks the M until a waker hands it a P. False on shutdown.
+    fn stop_m(&self) -> bool {
+        loop {
+            if self.shared.is_shut_down() {
+                return false;
+            }
+            // Acquire pairs with hand_off's Release.
+            let h = self.me.handoff.swap(0, Ordering::Acquire);
+            if h != 0 {
+                self.p.set(((h >> 1) - 1) as u32);
+                self.spinning.set(h & 1 == 1);
+                return true;
+            }
+            self.me.parker.park();
+        }
+    }
+
+    /// A goroutine id from this P's batch.
+    fn next_goid(&self) -> u64 {
+        // SAFETY: we hold the P.
+        let l = unsafe { self.p().local() };
+        if l.goid_next == l.goid_end {
+            l.goid_next = self.shared.goid.fetch_add(GOID_BATCH, Ordering::Relaxed);
+            l.goid_end = l.goid_next + GOID_BATCH;
+        }
+        let id = l.goid_next;
+        l.goid_next += 1;
+        id
+    }
+}
+
+/// A fresh goroutine id: from the current P's batch when the caller runs on
+/// one of `shared`'s Ps, else from the shared counter.
+pub(crate) fn next_goid(shared: &Shared) -> u64 {
+    let m = current_m();
+    // SAFETY: CURRENT is live when non-null.
+    unsafe {
+        if !m.is_null() && ptr::eq(Arc::as_ptr(&(*m).shared), shared) && (*m).p.get() != NO_P {
+            return (*m).next_goid();
+        }
+    }
+    shared.goid.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,187 @@
+//! The scheduler: Go's G-M-P model.
+//!
+//! * **G** (`g.rs`): a goroutine: its closure, stack, saved stack pointer,
+//!   state and wait reason.
+//! * **M** (`m.rs`): an OS thread that runs goroutines, but only while it
+//!   holds a P.
+//! * **P** (`p.rs`): a processor, the licence to run goroutines, with a local
+//!   run queue, a `runnext` slot and a stack cache. There are exactly
+//!   `max_procs` Ps.
+//!
+//! Where a runnable goroutine waits: its P's `runnext`, its P's queues, or
+//! the global queue (`inject.rs`). Idle Ms park on a futex; how work wakes
+//! them without herds or lost wake-ups is in `idle.rs`. Everything that
+//! blocks goes through `park`/`ready` (`park.rs`). The two scheduling modes
+//! differ only in `mode.rs`.
+//!
+//! Rejected designs, and why:
+//! * Spawning a goroutine into `runnext` (Go does): an unstarted goroutine
+//!   there cannot be stolen, and in pinned mode unstarted goroutines are the
+//!   only load that can move; new goroutines go to the stealable ring.
+//! * Waking an idle P for a goroutine readied into `runnext`: nobody but this
+//!   P can take it from there, so the wake-up would only cost a futex call
+//!   and a failed steal. Only stealable work wakes Ps.
+//! * Unmapping the stacks of goroutines still parked when a runtime is
+//!   dropped: a wait queue elsewhere may still point into them. They are
+//!   leaked, with the runtime's shared state (see `Runtime`'s drop).
+
+pub(crate) mod g;
+pub(crate) mod idle;
+mod inject;
+pub(crate) mod m;
+pub(crate) mod mode;
+pub(crate) mod p;
+pub(crate) mod park;
+pub(crate) mod queue;
+
+pub(crate) use m::running_stack;
+
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::stack::arena::{Arena, GuardMode};
+use g::{GRef, NO_HOME};
+use mode::Mode;
+use std::panic::Location;
+use std::sync::{Arc, Mutex, Weak};
+
+/// A runtime's settled configuration.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) max_procs: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) mode: Mode,
+    pub(crate) guard: GuardMode,
+}
+
+/// State shared by all of a runtime's Ms.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) ps: Box<[p::P]>,
+    pub(crate) global: inject::Inject,
+    pub(crate) idle: idle::Idle,
+    pub(crate) arena: Arena,
+    /// Next goroutine id (Ps take batches).
+    pub(crate) goid: AtomicU64,
+    /// Goroutines spawned from plain threads (Ps count their own).
+    foreign_spawns: AtomicU64,
+    shutdown: AtomicBool,
+    /// Messages already printed by `report_once`.
+    reported: Mutex<Vec<String>>,
+    me: Weak<Shared>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Arc<Shared> {
+        Arc::new_cyclic(|me| Shared {
+            ps: (0..config.max_procs as u32).map(p::P::new).collect(),
+            global: inject::Inject::new(),
+            idle: idle::Idle::new(config.max_procs),
+            arena: Arena::new(config.stack_size, config.guard),
+            goid: AtomicU64::new(1),
+            foreign_spawns: AtomicU64::new(0),
+            shutdown: AtomicBool::new(false),
+            reported: Mutex::new(Vec::new()),
+            me: me.clone(),
+            config,
+        })
+    }
+
+    pub(crate) fn arc(&self) -> Arc<Shared> {
+        self.me.upgrade().expect("runtime state is alive while its Ms run")
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Prints `msg` to stderr unless it was printed before.
+    pub(crate) fn report_once(&self, msg: &str) {
+        let mut seen = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        let kind = msg.split(':').nth(1).unwrap_or(msg).to_string();
+        if !seen.contains(&kind) {
+            eprintln!("goroutines: {msg}");
+            seen.push(kind);
+        }
+    }
+
+    /// Goroutines spawned and not yet exited.
+    pub(crate) fn num_goroutines(&self) -> usize {
+        let spawned: u64 = self.ps.iter().map(|p| p.spawned.load(Ordering::Relaxed)).sum::<u64>()
+            + self.foreign_spawns.load(Ordering::Relaxed);
+        let exited: u64 = self.ps.iter().map(|p| p.exited.load(Ordering::Relaxed)).sum();
+        spawned.saturating_sub(exited) as usize
+    }
+
+    /// Queues a new goroutine running `f`; returns the join reference.
+    pub(crate) fn spawn<F, T>(&self, f: F, site: &'static Location<'static>) -> GRef
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let id = m::next_goid(self);
+        let (g, join) = g::new_task(f, id, self, site);
+        let mut g = Some(g);
+        let local = m::with_p(self, |p| {
+            p.spawned.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: with_p runs us on the M holding `p`.
+            unsafe { p.put(g.take().expect("queued once"), false) }.0
+        });
+        match local {
+            Some(overflow) => {
+                if let Some(batch) = overflow {
+                    self.global.push_batch(batch);
+                }
+            }
+            None => {
+                self.foreign_spawns.fetch_add(1, Ordering::Relaxed);
+                self.global.push(g.take().expect("queued once"));
+            }
+        }
+        self.wakep();
+        join
+    }
+
+    /// Begins shutdown: Ms stop at their next scheduling point.
+    pub(crate) fn shut_down(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        for m in self.idle.all_ms() {
+            m.kick();
+        }
+    }
+}
+
+/// Makes a parked goroutine runnable (Go's `goready`). See `park.rs`.
+pub(crate) fn ready(g: GRef) {
+    g.transition_to_runnable();
+    // SAFETY: a goroutine that has not exited keeps its runtime's Shared
+    // alive (see the field's docs).
+    let shared = unsafe { &*g.shared };
+    let home = g.home.load(Ordering::Relaxed);
+    let mut g = Some(g);
+    let here = m::with_p(shared, |p| {
+        if home != NO_HOME && home != p.id {
+            return None;
+        }
+        // SAFETY: with_p runs us on the M holding `p`.
+        Some(unsafe { p.put(g.take().expect("queued once"), true) })
+    });
+    match here.flatten() {
+        Some((overflow, stealable)) => {
+            if let Some(batch) = overflow {
+                shared.global.push_batch(batch);
+            }
+            if stealable {
+                shared.wakep();
+            }
+        }
+        None => {
+            let g = g.take().expect("queued once");
+            if home == NO_HOME {
+                shared.global.push(g);
+                shared.wakep();
+            } else {
+                shared.ps[home as usize].push_remote(g);
+                shared.notify_p(home);
+            }
+        }
+    }
+}

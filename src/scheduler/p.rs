@@ -1,0 +1,188 @@
+//! P: a processor, the licence to run goroutines. There are exactly
+//! `max_procs` of them.
+//!
+//! A P's queues, from first looked at to last:
+//! * `runnext`: the goroutine the running one just readied; it runs next on
+//!   this P, inheriting the time slice (what makes channel ping-pong cheap).
+//!   Never stolen.
+//! * `pinned`: runnable goroutines whose home is this P (pinned mode). Never
+//!   stolen.
+//! * `inbox`: goroutines homed here but readied by another thread; drained
+//!   into `pinned` by the P's holder.
+//! * `runq`: the stealable ring (`queue.rs`).
+//!
+//! Ownership: `local` belongs to the M that holds the P (Ps change hands only
+//! through the idle lists, whose mutex orders the hand-over); everything else
+//! is shared and synchronised on its own.
+
+use super::g::{GRef, NO_HOME};
+use super::queue::{Overflow, Queue};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::Mutex;
+use crate::stack;
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+
+pub(crate) struct P {
+    pub(crate) id: u32,
+    pub(crate) runq: Queue,
+    /// Protected by itself; `inbox_len` mirrors its length (SeqCst, see
+    /// `idle.rs` for the pairing with `idle`).
+    inbox: Mutex<Vec<GRef>>,
+    inbox_len: AtomicUsize,
+    /// Set, under the idle lock, while the P sits on the idle list.
+    pub(crate) idle: AtomicBool,
+    /// Written only by the holder (Relaxed); read by stats.
+    pub(crate) spawned: AtomicU64,
+    pub(crate) exited: AtomicU64,
+    pub(crate) switches: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    local: UnsafeCell<Local>,
+}
+
+// SAFETY: `local` is only touched by the P's holder (see module docs); all
+// other fields are Sync.
+unsafe impl Sync for P {}
+
+/// State only the P's holder touches.
+pub(crate) struct Local {
+    pub(crate) runnext: Option<GRef>,
+    pub(crate) pinned: VecDeque<GRef>,
+    pub(crate) stacks: stack::Cache,
+    pub(crate) schedtick: u32,
+    /// Goroutine ids handed out in batches, so spawning does not contend on
+    /// one counter.
+    pub(crate) goid_next: u64,
+    pub(crate) goid_end: u64,
+}
+
+/// How many goroutine ids a P takes from the shared counter at once.
+pub(crate) const GOID_BATCH: u64 = 16;
+
+impl P {
+    pub(crate) fn new(id: u32) -> P {
+        P {
+            id,
+            runq: Queue::new(),
+            inbox: Mutex::new(Vec::new()),
+            inbox_len: AtomicUsize::new(0),
+            idle: AtomicBool::new(false),
+            spawned: AtomicU64::new(0),
+            exited: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            local: UnsafeCell::new(Local {
+                runnext: None,
+                pinned: VecDeque::new(),
+                stacks: stack::Cache::default(),
+                schedtick: 0,
+                goid_next: 0,
+                goid_end: 0,
+            }),
+        }
+    }
+
+    /// The holder's state.
+    ///
+    /// # Safety
+    /// The caller's M must hold this P, and no other reference returned by
+    /// this method may be live.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn local(&self) -> &mut Local {
+        // SAFETY: per the caller's contract.
+        unsafe { &mut *self.local.get() }
+    }
+
+    /// Queues a runnable goroutine on this P. With `next`, it goes to
+    /// `runnext` and whatever was there moves back to the queues. Returns the
+    /// overflow for the global queue, if the ring was full, and whether a
+    /// stealable goroutine was added (so idle Ps should be woken).
+    ///
+    /// # Safety
+    /// The caller's M must hold this P.
+    pub(crate) unsafe fn put(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
+        let g = if next {
+            // SAFETY: we hold the P; the borrow ends here.
+            match unsafe { self.local() }.runnext.replace(g) {
+                Some(old) => old,
+                None => return (None, false),
+            }
+        } else {
+            g
+        };
+        if g.home.load(Ordering::Relaxed) == NO_HOME {
+            // SAFETY: we hold the P, so we are the ring's owner.
+            (unsafe { self.runq.push(g) }.err(), true)
+        } else {
+            // SAFETY: as above.
+            unsafe { self.local() }.pinned.push_back(g);
+            (None, false)
+        }
+    }
+
+    /// Takes the next goroutine to run from this P's own queues.
+    ///
+    /// # Safety
+    /// The caller's M must hold this P.
+    pub(crate) unsafe fn pop(&self) -> Option<GRef> {
+        // SAFETY: we hold the P; each borrow below is the only one live.
+        let local = unsafe { self.local() };
+        if let Some(g) = local.runnext.take() {
+            return Some(g);
+        }
+        if self.inbox_len.load(Ordering::SeqCst) != 0 {
+            let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+            local.pinned.extend(inbox.drain(..));
+            self.inbox_len.store(0, Ordering::SeqCst);
+        }
+        // Alternate between pinned and stealable goroutines so neither kind
+        // starves the other.
+        if local.schedtick % 2 == 0 {
+            if let Some(g) = local.pinned.pop_front() {
+                return Some(g);
+            }
+            // SAFETY: we own the ring.
+            unsafe { self.runq.pop() }
+        } else {
+            // SAFETY: we own the ring.
+            if let Some(g) = unsafe { self.runq.pop() } {
+                return Some(g);
+            }
+            local.pinned.pop_front()
+        }
+    }
+
+    /// Queues a goroutine homed on this P from another thread.
+    pub(crate) fn push_remote(&self, g: GRef) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        inbox.push(g);
+        self.inbox_len.store(inbox.len(), Ordering::SeqCst);
+    }
+
+    /// Whether goroutines homed here wait in the inbox.
+    pub(crate) fn has_inbox(&self) -> bool {
+        self.inbox_len.load(Ordering::SeqCst) != 0
+    }
+
+    /// Runnable goroutines on this P (a snapshot; `local` is not read).
+    pub(crate) fn queued(&self) -> usize {
+        self.runq.len() + self.inbox_len.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for P {
+    fn drop(&mut self) {
+        // Goroutines still queued at teardown are leaked (see Runtime's drop).
+        let local = self.local.get_mut();
+        if let Some(g) = local.runnext.take() {
+            std::mem::forget(g);
+        }
+        for g in local.pinned.drain(..) {
+            std::mem::forget(g);
+        }
+        let inbox = self.inbox.get_mut().unwrap_or_else(|e| e.into_inner());
+        for g in inbox.drain(..) {
+            std::mem::forget(g);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! `park` and `ready`: the one pair everything that blocks is built on.
+//!
+//! * A [`Waiter`] names what to wake: the current goroutine, or, when called
+//!   from a plain OS thread, that thread. Wait queues (channels, mutexes,
+//!   joins, timers, the poller) store `Waiter`s.
+//! * [`park`] suspends the current goroutine (its M runs others meanwhile)
+//!   or blocks the current thread, until its waiter is woken.
+//! * [`Waiter::wake`] is Go's `goready`: a goroutine goes to the waker's P
+//!   (`runnext`), to its home P, or to the global queue; a thread is
+//!   unparked.
+//!
+//! The protocol, as in Go's `gopark(unlockf, ...)`:
+//! 1. The caller creates a `Waiter`, publishes it (usually in a wait queue,
+//!    under a lock), and calls `park(reason, unlock)`.
+//! 2. For a goroutine, `unlock` runs on the M's scheduler stack *after* the
+//!    goroutine has switched out. So a waker, which can only find the waiter
+//!    once `unlock` released the lock, never readies a goroutine that is
+//!    still running. For a thread, `unlock` runs before it sleeps.
+//! 3. `unlock` returns `false` to cancel the park (the condition it waited
+//!    for already holds); the goroutine resumes at once.
+//! 4. Every park that was not cancelled is ended by exactly one `wake` of its
+//!    waiter. Waking a goroutine that is not parked is a fatal error.
+
+use super::g::{GRef, WaitReason};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What to wake.
+pub(crate) enum Waiter {
+    Goroutine(GRef),
+    Thread(Arc<Parker>),
+}
+
+impl Waiter {
+    /// The current goroutine, or the current thread.
+    pub(crate) fn current() -> Waiter {
+        match super::m::current_g() {
+            Some(g) => Waiter::Goroutine(g),
+            None => Waiter::Thread(THREAD_PARKER.with(|p| p.clone())),
+        }
+    }
+
+    /// Ends the park this waiter was created for.
+    pub(crate) fn wake(self) {
+        match self {
+            Waiter::Goroutine(g) => super::ready(g),
+            Waiter::Thread(p) => p.unpark(),
+        }
+    }
+
+    /// Whether two waiters name the same goroutine or thread.
+    pub(crate) fn same_as(&self, other: &Waiter) -> bool {
+        match (self, other) {
+            (Waiter::Goroutine(a), Waiter::Goroutine(b)) => a.as_ptr() == b.as_ptr(),
+            (Waiter::Thread(a), Waiter::Thread(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+thread_local! {
+    static THREAD_PARKER: Arc<Parker> = Arc::new(Parker::new());
+}
+
+/// Parks the current goroutine, or blocks the current thread, until the
+/// waiter published before this call is woken. See the module docs.
+pub(crate) fn park(reason: WaitReason, unlock: impl FnOnce() -> bool) {
+    if super::m::in_goroutine() {
+        let mut unlock = Some(unlock);
+        let mut call = move || (unlock.take().expect("unlock runs once"))();
+        super::m::park_current(reason, &mut call);
+    } else if unlock() {
+        THREAD_PARKER.with(|p| p.park());
+    }
+}
+
+/// Whether the caller runs in a goroutine (rather than on a plain thread).
+pub(crate) fn in_goroutine() -> bool {
+    super::m::in_goroutine()
+}
+
+const EMPTY: u32 = 0;
+const NOTIFIED: u32 = 1;
+const PARKED: u32 = u32::MAX;
+
+/// A futex-based one-permit parker for OS threads: idle Ms and plain threads
+/// blocked in a runtime primitive.
+///
+/// `unpark` before `park` makes that `park` return at once; permits do not
+/// accumulate.
+pub(crate) struct Parker {
+    state: AtomicU32,
+}
+
+impl Parker {
+    pub(crate) const fn new() -> Parker {
+        Parker { state: AtomicU32::new(EMPTY) }
+    }
+
+    /// Blocks until unparked.
+    pub(crate) fn park(&self) {
+        self.park_inner(None);
+    }
+
+    /// Blocks until unparked or `timeout` passes; true if unparked.
+    pub(crate) fn park_timeout(&self, timeout: Duration) -> bool {
+        self.park_inner(Some(timeout))
+    }
+
+    fn park_inner(&self, timeout: Option<Duration>) -> bool {
+        // Acquire pairs with unpark's Release: what the unparker did before
+        // is visible after we return.
+        if self.state.fetch_sub(1, Ordering::Acquire) == NOTIFIED {
+            return true; // NOTIFIED -> EMPTY
+        }
+        // EMPTY -> PARKED
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(left) => Some(left),
+                    None => break,
+                },
+                None => None,
+            };
+            futex_wait(&self.state, PARKED, left);
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Acquire)
+                .is_ok()
+            {
+                return true;
+            }
+        }
+        // Timed out: leave PARKED, keeping a permit that raced in.
+        self.state.swap(EMPTY, Ordering::Acquire) == NOTIFIED
+    }
+
+    pub(crate) fn unpark(&self) {
+        // Release pairs with park's Acquire.
+        if self.state.swap(NOTIFIED, Ordering::Release) == PARKED {
+            futex_wake(&self.state);
+        }
+    }
+}
+
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live u32; FUTEX_WAIT only reads it. EINTR and
+    // EAGAIN are fine: callers re-check the state.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ts_ptr,
+        );
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a live u32 has no other effect than waking.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
+    }
+}
