@@ -19,9 +19,9 @@ impl Settings {
         match std::env::var("GOROUTINES_DEBUG") {
             Ok(v) => Settings::parse(&v),
             Err(std::env::VarError::NotPresent) => Ok(Settings::default()),
-            Err(std::env::VarError::NotUnicode(v)) => Err(bad(format!(
-                "GOROUTINES_DEBUG={v:?} is not valid UTF-8"
-            ))),
+            Err(std::env::VarError::NotUnicode(v)) => {
+                Err(bad(format!("GOROUTINES_DEBUG={v:?} is not valid UTF-8")))
+            }
         }
     }
 
@@ -40,7 +40,9 @@ impl Settings {
                     )))
                 }
                 (k, _) => {
-                    return Err(bad(format!("GOROUTINES_DEBUG: unknown key `{k}` (known: guard)")))
+                    return Err(bad(format!(
+                        "GOROUTINES_DEBUG: unknown key `{k}` (known: guard)"
+                    )))
                 }
             }
         }

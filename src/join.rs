@@ -14,13 +14,18 @@ pub struct JoinHandle<T> {
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinHandle").field("goroutine", &self.g.id).finish()
+        f.debug_struct("JoinHandle")
+            .field("goroutine", &self.g.id)
+            .finish()
     }
 }
 
 impl<T: Send + 'static> JoinHandle<T> {
     pub(crate) fn new(g: GRef) -> JoinHandle<T> {
-        JoinHandle { g, _result: PhantomData }
+        JoinHandle {
+            g,
+            _result: PhantomData,
+        }
     }
 
     /// Waits for the goroutine to finish: parks the calling goroutine, or

@@ -55,8 +55,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let shared = runtime::current_shared();
-    JoinHandle::new(shared.spawn(f, Location::caller()))
+    let site = Location::caller();
+    JoinHandle::new(runtime::with_current(|shared| shared.spawn(f, site)))
 }
 
 /// Lets other goroutines run. In a goroutine this always switches to the
@@ -72,12 +72,12 @@ pub fn yield_now() {
 /// Goroutines of the caller's runtime (or the default runtime) that have
 /// been spawned and have not exited.
 pub fn num_goroutines() -> usize {
-    runtime::current_shared().num_goroutines()
+    runtime::with_current(|s| s.num_goroutines())
 }
 
 /// The number of Ps of the caller's runtime (or the default runtime).
 pub fn max_procs() -> usize {
-    runtime::current_shared().config.max_procs
+    runtime::with_current(|s| s.config.max_procs)
 }
 
 /// The id of the calling goroutine, or `None` on a plain thread.

@@ -22,7 +22,10 @@ pub(crate) fn install() {
             } else {
                 "Box<dyn Any>"
             };
-            let location = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+            let location = info
+                .location()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
             let backtrace = std::backtrace::Backtrace::capture();
             let trace = match backtrace.status() {
                 std::backtrace::BacktraceStatus::Captured => format!("\n{backtrace}"),

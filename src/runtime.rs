@@ -44,7 +44,11 @@ pub struct Builder {
 
 impl Default for Builder {
     fn default() -> Self {
-        Builder { max_procs: None, stack_size: DEFAULT_STACK_SIZE, mode: Mode::Pinned }
+        Builder {
+            max_procs: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            mode: Mode::Pinned,
+        }
     }
 }
 
@@ -87,10 +91,14 @@ impl Builder {
             Ok(v) => parse_max_procs(&v)?,
             Err(std::env::VarError::NotPresent) => match self.max_procs {
                 Some(n) => check_max_procs(n, "Builder::max_procs")?,
-                None => std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_PROCS),
+                None => std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(MAX_PROCS),
             },
             Err(std::env::VarError::NotUnicode(v)) => {
-                return Err(invalid(format!("GOMAXPROCS={v:?} is not a positive integer")))
+                return Err(invalid(format!(
+                    "GOMAXPROCS={v:?} is not a positive integer"
+                )))
             }
         };
         let stack_size = check_stack_size(self.stack_size)?;
@@ -98,7 +106,11 @@ impl Builder {
             max_procs,
             stack_size,
             mode: self.mode,
-            guard: if debug.guard_mprotect { GuardMode::Mprotect } else { GuardMode::Madvise },
+            guard: if debug.guard_mprotect {
+                GuardMode::Mprotect
+            } else {
+                GuardMode::Madvise
+            },
         };
         stack::overflow::install_handler();
         crate::panic_hook::install();
@@ -106,7 +118,9 @@ impl Builder {
         // Start one M now, so that a system that cannot give us a thread
         // says so here rather than hanging the first `run`.
         if !shared.start_p(None, false) || shared.idle.all_ms().is_empty() {
-            return Err(io::Error::other("cannot start the runtime's first OS thread"));
+            return Err(io::Error::other(
+                "cannot start the runtime's first OS thread",
+            ));
         }
         Ok(Runtime { shared })
     }
@@ -119,15 +133,21 @@ fn invalid(msg: String) -> io::Error {
 fn parse_max_procs(v: &str) -> io::Result<usize> {
     match v.trim().parse::<usize>() {
         Ok(n) => check_max_procs(n, "GOMAXPROCS"),
-        Err(_) => Err(invalid(format!("GOMAXPROCS={v:?} is not a positive integer"))),
+        Err(_) => Err(invalid(format!(
+            "GOMAXPROCS={v:?} is not a positive integer"
+        ))),
     }
 }
 
 fn check_max_procs(n: usize, source: &str) -> io::Result<usize> {
     if n == 0 {
-        Err(invalid(format!("{source}={n}: the number of Ps must be at least 1")))
+        Err(invalid(format!(
+            "{source}={n}: the number of Ps must be at least 1"
+        )))
     } else if n > MAX_PROCS {
-        Err(invalid(format!("{source}={n}: the number of Ps must be at most {MAX_PROCS}")))
+        Err(invalid(format!(
+            "{source}={n}: the number of Ps must be at most {MAX_PROCS}"
+        )))
     } else {
         Ok(n)
     }
@@ -215,7 +235,7 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.shared.shut_down();
-        let own_m = scheduler::m::current_shared().is_some_and(|s| Arc::ptr_eq(&s, &self.shared));
+        let own_m = scheduler::m::current_shared().is_some_and(|s| std::ptr::eq(s, &*self.shared));
         if !own_m {
             for m in self.shared.idle.all_ms() {
                 let handle = m.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -241,8 +261,13 @@ pub(crate) fn default_runtime() -> &'static Runtime {
     })
 }
 
-/// The runtime the caller belongs to: its own when it runs on one of a
-/// runtime's threads, else the default.
-pub(crate) fn current_shared() -> Arc<Shared> {
-    scheduler::m::current_shared().unwrap_or_else(|| default_runtime().shared().clone())
+/// Calls `f` with the runtime the caller belongs to: its own when it runs
+/// on one of a runtime's threads, else the default.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Shared) -> R) -> R {
+    match scheduler::m::current_shared() {
+        // SAFETY: the M we run on holds a reference for as long as it runs,
+        // and `f` returns before this thread can leave it.
+        Some(shared) => f(unsafe { &*shared }),
+        None => f(default_runtime().shared()),
+    }
 }

@@ -93,10 +93,10 @@ pub(crate) unsafe extern "sysv64" fn switch(save: *mut usize, to: usize, arg: us
 #[unsafe(naked)]
 unsafe extern "sysv64" fn trampoline() -> ! {
     naked_asm!(
-        "push rbp",      // rbp is 0: ends the frame-pointer chain
-        "mov rdi, r13",  // arg
-        "mov rsi, rax",  // first: the value the first switch carried
-        "call r12",      // entry never returns
+        "push rbp",     // rbp is 0: ends the frame-pointer chain
+        "mov rdi, r13", // arg
+        "mov rsi, rax", // first: the value the first switch carried
+        "call r12",     // entry never returns
         "ud2",
     )
 }
@@ -115,15 +115,15 @@ pub(crate) unsafe fn init_stack(top: usize, entry: Entry, arg: usize) -> usize {
     debug_assert_eq!(top % 16, 0);
     let words: [usize; 10] = [
         DEFAULT_MXCSR as usize | ((DEFAULT_FPCW as usize) << 32),
-        0,                        // padding
-        0,                        // r15
-        0,                        // r14
-        arg,                      // r13
-        entry as *const () as usize, // r12
-        0,                        // rbx
-        0,                        // rbp
+        0,                                // padding
+        0,                                // r15
+        0,                                // r14
+        arg,                              // r13
+        entry as *const () as usize,      // r12
+        0,                                // rbx
+        0,                                // rbp
         trampoline as *const () as usize, // return address of the first switch
-        0,                        // fake return address of the trampoline
+        0,                                // fake return address of the trampoline
     ];
     let sp = top - words.len() * 8;
     // SAFETY: the caller guarantees the 80 bytes below `top` are writable and

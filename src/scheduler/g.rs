@@ -321,7 +321,8 @@ impl G {
     }
 
     pub(crate) fn set_state(&self, state: u8, reason: WaitReason) {
-        self.status.store(state as u32 | (reason as u32) << 8, Ordering::Relaxed);
+        self.status
+            .store(state as u32 | (reason as u32) << 8, Ordering::Relaxed);
     }
 
     /// WAITING -> RUNNABLE; anything else is a broken wake-once protocol.

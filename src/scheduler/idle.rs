@@ -92,7 +92,11 @@ impl Shared {
         if idle.npidle.load(Ordering::SeqCst) == 0 || idle.nmspinning.load(Ordering::SeqCst) != 0 {
             return;
         }
-        if idle.nmspinning.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        if idle
+            .nmspinning
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
             return;
         }
         if !self.start_p(None, true) {

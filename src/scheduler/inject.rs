@@ -21,7 +21,10 @@ pub(crate) struct Inject {
 
 impl Inject {
     pub(crate) fn new() -> Inject {
-        Inject { queue: Mutex::new(VecDeque::new()), len: AtomicUsize::new(0) }
+        Inject {
+            queue: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+        }
     }
 
     /// Queued goroutines (a snapshot). SeqCst: the spinning protocol

@@ -19,8 +19,8 @@
 //! on another thread, and a thread-local address computed before a switch
 //! must not be reused after it (LLVM would otherwise be free to).
 
-use super::g::{GRef, WaitReason, DEAD, G, RUNNABLE, RUNNING, NO_HOME};
-use super::p::{P, GOID_BATCH};
+use super::g::{GRef, WaitReason, DEAD, G, NO_HOME, RUNNABLE, RUNNING};
+use super::p::{GOID_BATCH, P};
 use super::park::Parker;
 use super::Shared;
 use crate::arch;
@@ -44,7 +44,10 @@ impl MShared {
     /// Gives this (parked) M P `p` to run, spinning or not.
     pub(crate) fn hand_off(&self, p: u32, spinning: bool) {
         // Release pairs with the Acquire swap in stop_m.
-        self.handoff.store(((p as usize + 1) << 1) | spinning as usize, Ordering::Release);
+        self.handoff.store(
+            ((p as usize + 1) << 1) | spinning as usize,
+            Ordering::Release,
+        );
         self.parker.unpark();
     }
 
@@ -64,6 +67,9 @@ enum Action {
     Park(WaitReason, *mut (dyn FnMut() -> bool + 'static)),
     Exit,
 }
+
+/// How long a spinning M watches for work before it sleeps.
+const SPIN_WAIT: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// `p` when the M holds no P.
 const NO_P: u32 = u32::MAX;
@@ -150,11 +156,12 @@ pub(crate) fn with_p<R>(shared: *const Shared, f: impl FnOnce(&P) -> R) -> Optio
     }
 }
 
-/// The runtime the caller runs on, if it is one of its Ms.
-pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+/// The runtime the caller runs on, if it is one of its Ms. The pointer is
+/// valid while the caller stays on this thread: the M holds a reference.
+pub(crate) fn current_shared() -> Option<*const Shared> {
     let m = current_m();
     // SAFETY: CURRENT is live when non-null.
-    (!m.is_null()).then(|| unsafe { (*m).shared.clone() })
+    (!m.is_null()).then(|| unsafe { Arc::as_ptr(&(*m).shared) })
 }
 
 /// Where the running goroutine's guard page is, for the overflow handler.
@@ -178,7 +185,11 @@ pub(crate) fn running_stack() -> Option<RunningStack> {
             return None;
         }
         let stack = (*(*g).ctx.get()).stack.as_ref()?;
-        Some(RunningStack { guard: stack.guard(), id: (*g).id, size: stack.size() })
+        Some(RunningStack {
+            guard: stack.guard(),
+            id: (*g).id,
+            size: stack.size(),
+        })
     }
 }
 
@@ -222,6 +233,9 @@ unsafe extern "sysv64" fn goroutine_main(g: usize, _first: usize) -> ! {
     // it once.
     unsafe {
         (*g).run();
+        // Count the exit before waking a joiner, so that a joiner never
+        // sees its goroutine in num_goroutines.
+        with_p((*g).shared, |p| p.exited.fetch_add(1, Ordering::Relaxed));
         (*g).complete();
         switch_to_g0(Action::Exit);
     }
@@ -334,7 +348,6 @@ impl MLocal {
                     if let Some(stack) = unsafe { (*ctx).stack.take() } {
                         unsafe { p.local() }.stacks.put(stack, &shared.arena);
                     }
-                    p.exited.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
                 Action::None => unreachable!("goroutine switched to g0 without an action"),
@@ -358,7 +371,8 @@ impl MLocal {
                     (*ctx).sp = sp;
                     (*ctx).stack = Some(stack);
                 }
-                g.home.store(shared.config.mode.home_on_start(p.id), Ordering::Relaxed);
+                g.home
+                    .store(shared.config.mode.home_on_start(p.id), Ordering::Relaxed);
                 true
             }
             Err(e) => {
@@ -406,7 +420,7 @@ impl MLocal {
                 shared.idle.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
             if self.spinning.get() {
-                if let Some(g) = self.steal(p) {
+                if let Some(g) = self.steal(p).or_else(|| self.spin_for_work(p)) {
                     return Some(g);
                 }
             }
@@ -463,6 +477,31 @@ impl MLocal {
             }
             if !self.shared.global.is_empty() {
                 return self.take_global_batch(p);
+            }
+        }
+        None
+    }
+
+    /// Before a spinning M gives up its P and sleeps, it watches the queues
+    /// for [`SPIN_WAIT`]. Work often arrives within microseconds (a producer
+    /// spawning in a loop, a ping-pong partner on another P); sleeping and
+    /// being woken costs two futex calls and a trip through the kernel
+    /// scheduler, several microseconds on the waker's side alone. The wait
+    /// is bounded, so an idle runtime still parks every M.
+    fn spin_for_work(&self, p: &P) -> Option<GRef> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < SPIN_WAIT {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+            if self.shared.work_visible() || p.has_inbox() {
+                // SAFETY: we hold the P.
+                if let Some(g) = unsafe { p.pop() } {
+                    return Some(g);
+                }
+                if let Some(g) = self.steal(p) {
+                    return Some(g);
+                }
             }
         }
         None

@@ -86,7 +86,9 @@ impl Shared {
     }
 
     pub(crate) fn arc(&self) -> Arc<Shared> {
-        self.me.upgrade().expect("runtime state is alive while its Ms run")
+        self.me
+            .upgrade()
+            .expect("runtime state is alive while its Ms run")
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -105,9 +107,17 @@ impl Shared {
 
     /// Goroutines spawned and not yet exited.
     pub(crate) fn num_goroutines(&self) -> usize {
-        let spawned: u64 = self.ps.iter().map(|p| p.spawned.load(Ordering::Relaxed)).sum::<u64>()
+        let spawned: u64 = self
+            .ps
+            .iter()
+            .map(|p| p.spawned.load(Ordering::Relaxed))
+            .sum::<u64>()
             + self.foreign_spawns.load(Ordering::Relaxed);
-        let exited: u64 = self.ps.iter().map(|p| p.exited.load(Ordering::Relaxed)).sum();
+        let exited: u64 = self
+            .ps
+            .iter()
+            .map(|p| p.exited.load(Ordering::Relaxed))
+            .sum();
         spawned.saturating_sub(exited) as usize
     }
 

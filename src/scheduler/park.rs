@@ -95,7 +95,9 @@ pub(crate) struct Parker {
 
 impl Parker {
     pub(crate) const fn new() -> Parker {
-        Parker { state: AtomicU32::new(EMPTY) }
+        Parker {
+            state: AtomicU32::new(EMPTY),
+        }
     }
 
     /// Blocks until unparked.
@@ -150,7 +152,9 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
     });
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `word` is a live u32; FUTEX_WAIT only reads it. EINTR and
     // EAGAIN are fine: callers re-check the state.
     unsafe {
@@ -167,6 +171,11 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
 fn futex_wake(word: &AtomicU32) {
     // SAFETY: FUTEX_WAKE on a live u32 has no other effect than waking.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
     }
 }

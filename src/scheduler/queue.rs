@@ -41,7 +41,9 @@ impl Queue {
         Queue {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
-            slots: (0..CAPACITY).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
+            slots: (0..CAPACITY)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
         }
     }
 
@@ -73,7 +75,8 @@ impl Queue {
             let head = self.head.load(Ordering::Acquire);
             let tail = self.tail.load(Ordering::Relaxed);
             if tail.wrapping_sub(head) < CAPACITY as u32 {
-                self.slot(tail).store(g.into_raw() as *mut G, Ordering::Relaxed);
+                self.slot(tail)
+                    .store(g.into_raw() as *mut G, Ordering::Relaxed);
                 // Release publishes the slot to consumers.
                 self.tail.store(tail.wrapping_add(1), Ordering::Release);
                 return Ok(());
@@ -94,13 +97,21 @@ impl Queue {
         }
         if self
             .head
-            .compare_exchange(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                head,
+                head.wrapping_add(n),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_err()
         {
             return Err(g);
         }
         // SAFETY: the CAS transferred the claimed slots' references to us.
-        let mut batch: Vec<GRef> = batch.into_iter().map(|p| unsafe { GRef::from_raw(p) }).collect();
+        let mut batch: Vec<GRef> = batch
+            .into_iter()
+            .map(|p| unsafe { GRef::from_raw(p) })
+            .collect();
         batch.push(g);
         Ok(batch)
     }
@@ -119,7 +130,12 @@ impl Queue {
             let p = self.slot(head).load(Ordering::Relaxed);
             if self
                 .head
-                .compare_exchange(head, head.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    head,
+                    head.wrapping_add(1),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
             {
                 // SAFETY: the CAS gave us the slot's reference.
@@ -149,11 +165,18 @@ impl Queue {
             }
             let n = (len - len / 2).min(CAPACITY as u32 / 2);
             for (i, b) in buf.iter_mut().enumerate().take(n as usize) {
-                *b = self.slot(head.wrapping_add(i as u32)).load(Ordering::Relaxed);
+                *b = self
+                    .slot(head.wrapping_add(i as u32))
+                    .load(Ordering::Relaxed);
             }
             if self
                 .head
-                .compare_exchange(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    head,
+                    head.wrapping_add(n),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
             {
                 break n as usize;
@@ -163,10 +186,12 @@ impl Queue {
         // is empty and ours, so it has room and no other writer.
         let dst_tail = dst.tail.load(Ordering::Relaxed);
         for (i, p) in buf[..n - 1].iter().enumerate() {
-            dst.slot(dst_tail.wrapping_add(i as u32)).store(*p, Ordering::Relaxed);
+            dst.slot(dst_tail.wrapping_add(i as u32))
+                .store(*p, Ordering::Relaxed);
         }
         if n > 1 {
-            dst.tail.store(dst_tail.wrapping_add(n as u32 - 1), Ordering::Release);
+            dst.tail
+                .store(dst_tail.wrapping_add(n as u32 - 1), Ordering::Release);
         }
         // SAFETY: the CAS gave us the references of all n slots.
         Some(unsafe { GRef::from_raw(buf[n - 1]) })

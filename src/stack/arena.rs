@@ -94,7 +94,11 @@ impl Arena {
     /// reserved).
     pub(crate) fn usage(&self) -> (usize, usize, usize) {
         let st = self.lock();
-        (st.carved, st.free.len(), st.chunks.iter().map(|c| c.1).sum())
+        (
+            st.carved,
+            st.free.len(),
+            st.chunks.iter().map(|c| c.1).sum(),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -121,7 +125,10 @@ impl Arena {
         self.install_guard(&mut st, slot)?;
         st.next_slot += 1;
         st.carved += 1;
-        Ok(Stack { base: slot + page_size(), size: self.stack_size })
+        Ok(Stack {
+            base: slot + page_size(),
+            size: self.stack_size,
+        })
     }
 
     /// Takes back stacks, releasing their cold pages first.

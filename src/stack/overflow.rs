@@ -181,7 +181,10 @@ struct FixedBuf<const N: usize> {
 
 impl<const N: usize> FixedBuf<N> {
     fn new() -> Self {
-        FixedBuf { buf: [0; N], len: 0 }
+        FixedBuf {
+            buf: [0; N],
+            len: 0,
+        }
     }
 }
 

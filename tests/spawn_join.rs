@@ -1,0 +1,181 @@
+//! Spawning and joining: many goroutines, nesting, plain threads, panics.
+
+mod common;
+
+use goroutines::Runtime;
+
+fn spawn_and_join_many(rt: &Runtime, n: u64) {
+    let sum = rt.run(move || {
+        let handles: Vec<_> = (0..n).map(|i| goroutines::go(move || i)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(sum, n * (n - 1) / 2);
+}
+
+#[test]
+fn hundred_thousand_goroutines_spawn_and_join_in_pinned_mode() {
+    let rt = Runtime::builder().max_procs(4).build().unwrap();
+    assert!(!rt.migrates_goroutines());
+    spawn_and_join_many(&rt, 100_000);
+    assert_eq!(rt.num_goroutines(), 0);
+}
+
+#[test]
+fn hundred_thousand_goroutines_spawn_and_join_in_go_mode() {
+    // SAFETY: these goroutines hold nothing thread-affine across parks.
+    let rt = unsafe { Runtime::builder().migrate_goroutines() }
+        .max_procs(4)
+        .build()
+        .unwrap();
+    assert!(rt.migrates_goroutines());
+    spawn_and_join_many(&rt, 100_000);
+    assert_eq!(rt.num_goroutines(), 0);
+}
+
+fn tree(depth: u32) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let kids: Vec<_> = (0..3)
+        .map(|_| goroutines::go(move || tree(depth - 1)))
+        .collect();
+    1 + kids.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+}
+
+#[test]
+fn nested_spawns_join_up_a_tree() {
+    let rt = Runtime::builder().max_procs(3).build().unwrap();
+    // 3^0 + 3^1 + ... + 3^7 goroutines, each joining its children.
+    assert_eq!(rt.run(|| tree(7)), (3u64.pow(8) - 1) / 2);
+}
+
+#[test]
+fn join_from_a_plain_thread_blocks_until_done() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let h = rt.go(|| {
+        for _ in 0..1000 {
+            goroutines::yield_now();
+        }
+        goroutines::goroutine_id().expect("runs as a goroutine")
+    });
+    let id = h.id();
+    let joined = std::thread::spawn(move || h.join().unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(joined, id);
+}
+
+#[test]
+fn go_from_a_plain_thread_uses_the_default_runtime() {
+    let handles: Vec<_> = (0..4)
+        .map(|i| std::thread::spawn(move || goroutines::go(move || i * 10).join().unwrap()))
+        .collect();
+    let got: Vec<i32> = handles.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(got, vec![0, 10, 20, 30]);
+    assert_eq!(goroutines::goroutine_id(), None);
+    assert!(goroutines::max_procs() >= 1);
+}
+
+#[test]
+fn is_finished_turns_true_after_the_goroutine_returns() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.run(|| {
+        let h = goroutines::go(|| 5);
+        assert!(
+            !h.is_finished(),
+            "one P: the child cannot run before we park"
+        );
+        while !h.is_finished() {
+            goroutines::yield_now();
+        }
+        assert_eq!(h.join().unwrap(), 5);
+    });
+}
+
+#[test]
+fn a_panicking_goroutine_returns_its_payload_to_join() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.run(|| {
+        let seven = std::hint::black_box(7);
+        let h = goroutines::go(move || -> u32 { panic!("boom {seven}") });
+        let err = h.join().unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<String>().map(String::as_str),
+            Some("boom 7")
+        );
+        // The runtime keeps running.
+        assert_eq!(goroutines::go(|| 1).join().unwrap(), 1);
+    });
+}
+
+#[test]
+fn run_resumes_the_main_goroutines_panic() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.run(|| panic!("main"))))
+        .unwrap_err();
+    assert_eq!(err.downcast_ref::<&str>(), Some(&"main"));
+    assert_eq!(
+        rt.run(|| 3),
+        3,
+        "the runtime survives its main goroutine's panic"
+    );
+}
+
+#[test]
+fn an_unjoined_panic_is_reported_once_with_the_goroutine_id() {
+    if common::is_child() {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        let id = rt.run(|| {
+            let h = goroutines::go(|| panic!("left alone"));
+            let id = h.id();
+            drop(h);
+            // Let it run and die.
+            while goroutines::num_goroutines() > 1 {
+                goroutines::yield_now();
+            }
+            id
+        });
+        eprintln!("CHILD-ID {id}");
+        return;
+    }
+    let out = common::run_child(
+        "an_unjoined_panic_is_reported_once_with_the_goroutine_id",
+        &[("RUST_BACKTRACE", "0")],
+    );
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let id = err
+        .split("CHILD-ID ")
+        .nth(1)
+        .expect("child prints its id")
+        .trim();
+    let line = format!("goroutine {id} panicked at tests/spawn_join.rs");
+    assert_eq!(err.matches(&line).count(), 1, "{err}");
+    assert!(err.contains("left alone"), "{err}");
+}
+
+#[test]
+fn num_goroutines_counts_live_goroutines() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.run(|| {
+        let before = goroutines::num_goroutines();
+        let hs: Vec<_> = (0..10).map(|_| goroutines::go(|| ())).collect();
+        assert_eq!(goroutines::num_goroutines(), before + 10);
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(goroutines::num_goroutines(), before);
+    });
+}
+
+#[test]
+fn goroutines_spawned_inside_a_runtime_stay_on_it() {
+    let a = Runtime::builder().max_procs(1).build().unwrap();
+    let b = Runtime::builder().max_procs(2).build().unwrap();
+    assert_eq!(a.run(goroutines::max_procs), 1);
+    assert_eq!(b.run(goroutines::max_procs), 2);
+    assert_eq!(
+        b.run(|| goroutines::go(goroutines::max_procs).join().unwrap()),
+        2
+    );
+}
