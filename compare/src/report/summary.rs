@@ -1,0 +1,146 @@
+//! One cell's runs boiled down to what a table row shows for one metric:
+//! median and spread of the numbers, or the reason there are none.
+//!
+//! Precedence, first match wins: any failed or timed-out run makes the cell
+//! a failure (a crash is not hidden behind the runs that worked); then
+//! not-built, unsupported and skipped; then numbers, with verdicts such as
+//! `starved` counted beside them.
+
+use super::RunOutcome;
+
+pub enum Summary {
+    Numbers {
+        median: f64,
+        min: f64,
+        max: f64,
+        runs: usize,
+        /// Runs that gave a verdict (`starved`) instead of a number.
+        verdicts: Vec<String>,
+    },
+    /// No number to show, and why.
+    Text(TextKind, String),
+}
+
+/// What kind of reason a `Summary::Text` gives, so charts can tell a bad
+/// result from an absent one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TextKind {
+    /// A run crashed or timed out.
+    Failure,
+    /// The runs gave a non-numeric result, such as `starved`.
+    Verdict,
+    /// Not built, unsupported or skipped: nothing was measured.
+    Absent,
+}
+
+impl Summary {
+    pub fn median(&self) -> Option<f64> {
+        match self {
+            Summary::Numbers { median, .. } => Some(*median),
+            Summary::Text(..) => None,
+        }
+    }
+}
+
+pub fn summarize(runs: &[RunOutcome], metric: &str) -> Summary {
+    let total = runs.len();
+    let out_of = |count: usize| {
+        if count == total {
+            String::new()
+        } else {
+            format!(" ({count} of {total} runs)")
+        }
+    };
+    let failures: Vec<&RunOutcome> = runs
+        .iter()
+        .filter(|run| matches!(run, RunOutcome::Failed(_) | RunOutcome::Timeout { .. }))
+        .collect();
+    if let Some(first) = failures.first() {
+        let what = match first {
+            RunOutcome::Timeout { after_secs } => format!("timeout after {after_secs} s"),
+            RunOutcome::Failed(reason) => format!("failed: {reason}"),
+            _ => unreachable!("filtered to failures"),
+        };
+        return Summary::Text(
+            TextKind::Failure,
+            format!("{what}{}", out_of(failures.len())),
+        );
+    }
+    for run in runs {
+        match run {
+            RunOutcome::NotBuilt(features) => {
+                return Summary::Text(
+                    TextKind::Absent,
+                    format!("not built (needs {})", features.join(", ")),
+                )
+            }
+            RunOutcome::Unsupported(reason) => {
+                return Summary::Text(TextKind::Absent, format!("unsupported: {reason}"))
+            }
+            RunOutcome::Skipped(reason) => {
+                return Summary::Text(TextKind::Absent, format!("skipped: {reason}"))
+            }
+            _ => {}
+        }
+    }
+    let mut numbers: Vec<f64> = runs
+        .iter()
+        .filter_map(|run| match run {
+            RunOutcome::Metrics(metrics) => metrics
+                .iter()
+                .find(|(key, _)| key == metric)
+                .map(|(_, value)| *value),
+            _ => None,
+        })
+        .collect();
+    let verdicts: Vec<String> = runs
+        .iter()
+        .filter_map(|run| match run {
+            RunOutcome::Verdict(verdict) => Some(verdict.clone()),
+            _ => None,
+        })
+        .collect();
+    if numbers.is_empty() {
+        return match verdicts.first() {
+            Some(verdict) => Summary::Text(
+                TextKind::Verdict,
+                format!("{verdict}{}", out_of(verdicts.len())),
+            ),
+            None => Summary::Text(TextKind::Failure, format!("no `{metric}` in any run")),
+        };
+    }
+    numbers.sort_by(f64::total_cmp);
+    Summary::Numbers {
+        median: median_of_sorted(&numbers),
+        min: numbers[0],
+        max: numbers[numbers.len() - 1],
+        runs: numbers.len(),
+        verdicts,
+    }
+}
+
+fn median_of_sorted(numbers: &[f64]) -> f64 {
+    let middle = numbers.len() / 2;
+    if numbers.len() % 2 == 1 {
+        numbers[middle]
+    } else {
+        (numbers[middle - 1] + numbers[middle]) / 2.0
+    }
+}
+
+/// A value with as many digits as a reader can use: `1,234,567`, `312.4`,
+/// `12.35`, `0.412`.
+pub fn format_value(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 1000.0 {
+        let rounded = value.round();
+        let sign = if rounded < 0.0 { "-" } else { "" };
+        format!("{sign}{}", crate::cases::thousands(rounded.abs() as u64))
+    } else if magnitude >= 100.0 {
+        format!("{value:.1}")
+    } else if magnitude >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.3}")
+    }
+}
