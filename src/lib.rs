@@ -25,6 +25,7 @@ mod panic_hook;
 mod runtime;
 mod scheduler;
 mod stack;
+pub mod time;
 
 pub use join::JoinHandle;
 pub use runtime::{Builder, Runtime, DEFAULT_STACK_SIZE, MAX_PROCS};

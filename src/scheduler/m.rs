@@ -403,6 +403,7 @@ impl MLocal {
                 l.schedtick = l.schedtick.wrapping_add(1);
                 l.schedtick
             };
+            shared.run_due_timers(p.id);
             if tick % 61 == 0 {
                 if let Some(g) = shared.global.pop() {
                     return Some(g);
@@ -424,7 +425,13 @@ impl MLocal {
                     return Some(g);
                 }
             }
-            // Nothing anywhere: give up the P (idle.rs step 4).
+            // Nothing anywhere: give up the P (idle.rs step 4), after firing
+            // whatever timers are due (which may make work).
+            shared.run_all_due_timers();
+            // SAFETY: we hold the P.
+            if unsafe { p.has_local_work() } {
+                continue;
+            }
             if !shared.release_p(p.id, &self.me) {
                 continue;
             }
@@ -528,9 +535,16 @@ impl MLocal {
             if h != 0 {
                 self.p.set(((h >> 1) - 1) as u32);
                 self.spinning.set(h & 1 == 1);
+                // If we were the timer sleeper, another idle M must take
+                // over while timers are pending (clock.rs).
+                self.shared.ensure_timer_sleeper();
                 return true;
             }
-            self.me.parker.park();
+            let parker = &self.me.parker;
+            self.shared.timer_sleep(&self.me, |timeout| match timeout {
+                Some(ns) => drop(parker.park_timeout(std::time::Duration::from_nanos(ns))),
+                None => parker.park(),
+            });
         }
     }
 

@@ -25,6 +25,7 @@
 //!   dropped: a wait queue elsewhere may still point into them. They are
 //!   leaked, with the runtime's shared state (see `Runtime`'s drop).
 
+mod clock;
 pub(crate) mod g;
 pub(crate) mod idle;
 mod inject;
@@ -64,6 +65,12 @@ pub(crate) struct Shared {
     /// Goroutines spawned from plain threads (Ps count their own).
     foreign_spawns: AtomicU64,
     shutdown: AtomicBool,
+    /// When the runtime started: time zero of the runtime clock.
+    pub(crate) epoch: std::time::Instant,
+    /// The timer sleeper's deadline (`clock.rs`), NONE when there is none.
+    pub(crate) sleep_until: AtomicU64,
+    /// The idle M parked until the next timer, if any.
+    pub(crate) sleeper: Mutex<Option<Arc<m::MShared>>>,
     /// Messages already printed by `report_once`.
     reported: Mutex<Vec<String>>,
     me: Weak<Shared>,
@@ -79,6 +86,9 @@ impl Shared {
             goid: AtomicU64::new(1),
             foreign_spawns: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
+            epoch: std::time::Instant::now(),
+            sleep_until: AtomicU64::new(crate::time::heap::NONE),
+            sleeper: Mutex::new(None),
             reported: Mutex::new(Vec::new()),
             me: me.clone(),
             config,

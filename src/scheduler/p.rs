@@ -37,6 +37,8 @@ pub(crate) struct P {
     pub(crate) exited: AtomicU64,
     pub(crate) switches: AtomicU64,
     pub(crate) steals: AtomicU64,
+    /// Timers started on this P; shared, under their own lock.
+    pub(crate) timers: crate::time::heap::Timers,
     local: UnsafeCell<Local>,
 }
 
@@ -71,6 +73,7 @@ impl P {
             exited: AtomicU64::new(0),
             switches: AtomicU64::new(0),
             steals: AtomicU64::new(0),
+            timers: crate::time::heap::Timers::new(),
             local: UnsafeCell::new(Local {
                 runnext: None,
                 pinned: VecDeque::new(),
@@ -150,6 +153,19 @@ impl P {
             }
             local.pinned.pop_front()
         }
+    }
+
+    /// Whether this P's own queues hold a goroutine.
+    ///
+    /// # Safety
+    /// The caller's M must hold this P.
+    pub(crate) unsafe fn has_local_work(&self) -> bool {
+        // SAFETY: per the caller's contract.
+        let local = unsafe { self.local() };
+        local.runnext.is_some()
+            || !local.pinned.is_empty()
+            || !self.runq.is_empty()
+            || self.has_inbox()
     }
 
     /// Queues a goroutine homed on this P from another thread.

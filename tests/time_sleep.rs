@@ -1,0 +1,78 @@
+//! `time::sleep` parks goroutines on per-P timers.
+
+use goroutines::Runtime;
+use std::time::{Duration, Instant};
+
+#[test]
+fn sleep_wakes_after_at_least_the_duration() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let waited = rt.run(|| {
+        let t = Instant::now();
+        goroutines::time::sleep(Duration::from_millis(20));
+        t.elapsed()
+    });
+    assert!(waited >= Duration::from_millis(20), "{waited:?}");
+}
+
+/// 1,000 goroutines sleeping at once take about one sleep, not a thousand:
+/// sleeping parks the goroutine, not the thread.
+#[test]
+fn many_sleepers_share_the_threads() {
+    for migrate in [false, true] {
+        let b = Runtime::builder().max_procs(2);
+        // SAFETY: the goroutines hold nothing thread-affine across parks.
+        let b = if migrate {
+            unsafe { b.migrate_goroutines() }
+        } else {
+            b
+        };
+        let rt = b.build().unwrap();
+        let (woke, elapsed) = rt.run(|| {
+            let t = Instant::now();
+            let hs: Vec<_> = (0..1000u64)
+                .map(|i| {
+                    goroutines::go(move || {
+                        goroutines::time::sleep(Duration::from_millis(10 + i % 10));
+                        1
+                    })
+                })
+                .collect();
+            let woke: u32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+            (woke, t.elapsed())
+        });
+        assert_eq!(woke, 1000);
+        // Sequential sleeping would take at least 14.5 s; any parking
+        // implementation finishes in well under that on any machine.
+        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    }
+}
+
+/// Sleepers are woken in deadline order.
+#[test]
+fn sleepers_wake_in_deadline_order() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    let order = rt.run(|| {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hs: Vec<_> = [30u64, 10, 20]
+            .into_iter()
+            .map(|ms| {
+                let log = log.clone();
+                goroutines::go(move || {
+                    goroutines::time::sleep(Duration::from_millis(ms));
+                    log.lock().unwrap().push(ms);
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        let v = log.lock().unwrap().clone();
+        v
+    });
+    assert_eq!(order, vec![10, 20, 30]);
+}
+
+#[test]
+fn sleep_on_a_plain_thread_sleeps_the_thread() {
+    let t = Instant::now();
+    goroutines::time::sleep(Duration::from_millis(5));
+    assert!(t.elapsed() >= Duration::from_millis(5));
+}
