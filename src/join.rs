@@ -16,6 +16,8 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JoinHandle")
             .field("goroutine", &self.g.id)
+            .field("spawned_at", &format_args!("{}", self.g.spawn_site))
+            .field("state", &self.g.describe_state())
             .finish()
     }
 }

@@ -25,10 +25,12 @@ mod panic_hook;
 mod runtime;
 mod scheduler;
 mod stack;
+mod stats;
 pub mod time;
 
 pub use join::JoinHandle;
 pub use runtime::{Builder, Runtime, DEFAULT_STACK_SIZE, MAX_PROCS};
+pub use stats::Stats;
 
 use std::panic::Location;
 
@@ -79,6 +81,12 @@ pub fn num_goroutines() -> usize {
 /// The number of Ps of the caller's runtime (or the default runtime).
 pub fn max_procs() -> usize {
     runtime::with_current(|s| s.config.max_procs)
+}
+
+/// A snapshot of the caller's runtime (or the default runtime): Ps, Ms,
+/// queues, goroutine counts, stacks. `Display` prints a schedtrace line.
+pub fn stats() -> Stats {
+    runtime::with_current(Stats::of)
 }
 
 /// The id of the calling goroutine, or `None` on a plain thread.

@@ -222,6 +222,11 @@ impl Runtime {
         self.shared.num_goroutines()
     }
 
+    /// A snapshot of this runtime's scheduler.
+    pub fn stats(&self) -> crate::Stats {
+        crate::Stats::of(&self.shared)
+    }
+
     /// Whether this runtime lets started goroutines change OS thread.
     pub fn migrates_goroutines(&self) -> bool {
         self.shared.config.mode == Mode::Go

@@ -179,3 +179,41 @@ fn goroutines_spawned_inside_a_runtime_stay_on_it() {
         2
     );
 }
+
+#[test]
+fn join_handle_debug_shows_id_spawn_site_and_state() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.run(|| {
+        let h = goroutines::go(|| ());
+        let text = format!("{h:?}");
+        assert!(text.contains(&format!("goroutine: {}", h.id())), "{text}");
+        assert!(text.contains("spawned_at: tests/spawn_join.rs:"), "{text}");
+        assert!(text.contains("state: \"runnable\""), "{text}");
+        while !h.is_finished() {
+            goroutines::yield_now();
+        }
+        assert!(format!("{h:?}").contains("state: \"dead\""), "{h:?}");
+    });
+}
+
+#[test]
+fn stats_count_goroutines_procs_and_stacks() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let s = rt.run(|| {
+        let hs: Vec<_> = (0..100).map(|i| goroutines::go(move || i)).collect();
+        let during = goroutines::stats();
+        hs.into_iter().for_each(|h| drop(h.join()));
+        during
+    });
+    assert_eq!(s.max_procs, 2);
+    assert!(s.goroutines >= 100, "{s:?}");
+    assert_eq!(s.running + s.runnable + s.parked, s.goroutines, "{s:?}");
+    assert!(s.threads >= 1 && s.threads <= 2, "{s:?}");
+    assert!(s.stacks_carved >= 1, "{s:?}");
+    assert_eq!(s.guard, "madvise");
+    let line = s.to_string();
+    assert!(line.starts_with("gomaxprocs=2 idleprocs="), "{line}");
+    let after = rt.stats();
+    assert_eq!(after.goroutines, 0, "{after:?}");
+    assert!(after.spawned >= 101, "{after:?}");
+}

@@ -35,7 +35,9 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr::NonNull;
 use std::thread;
 
-/// Why a goroutine is parked: printed by dumps and the deadlock report.
+/// Why a goroutine is parked: shown by `JoinHandle`'s `Debug`, dumps and
+/// the deadlock report, with Go's names for the same waits. Each blocking
+/// layer adds its own reason when it lands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum WaitReason {
@@ -45,14 +47,11 @@ pub(crate) enum WaitReason {
     ChanSend,
     Select,
     Sleep,
-    IoWait,
     Mutex,
     RwLock,
     Condvar,
     WaitGroup,
     Once,
-    Syscall,
-    BlockOn,
 }
 
 impl WaitReason {
@@ -65,14 +64,11 @@ impl WaitReason {
             ChanSend,
             Select,
             Sleep,
-            IoWait,
             Mutex,
             RwLock,
             Condvar,
             WaitGroup,
             Once,
-            Syscall,
-            BlockOn,
         ]
         .get(v as usize)
         .copied()
@@ -88,14 +84,11 @@ impl WaitReason {
             WaitReason::ChanSend => "chan send",
             WaitReason::Select => "select",
             WaitReason::Sleep => "sleep",
-            WaitReason::IoWait => "IO wait",
             WaitReason::Mutex => "sync.Mutex",
             WaitReason::RwLock => "sync.RWMutex",
             WaitReason::Condvar => "sync.Cond.Wait",
             WaitReason::WaitGroup => "sync.WaitGroup.Wait",
             WaitReason::Once => "sync.Once",
-            WaitReason::Syscall => "syscall",
-            WaitReason::BlockOn => "block_on",
         }
     }
 }
@@ -318,6 +311,17 @@ impl G {
     pub(crate) fn state(&self) -> (u8, WaitReason) {
         let s = self.status.load(Ordering::Relaxed);
         (s as u8, WaitReason::from_u8((s >> 8) as u8))
+    }
+
+    /// The state as Go's dumps print it: `runnable`, `running`, the wait
+    /// reason, or `dead`.
+    pub(crate) fn describe_state(&self) -> &'static str {
+        match self.state() {
+            (RUNNABLE, _) => "runnable",
+            (RUNNING, _) => "running",
+            (WAITING, reason) => reason.as_str(),
+            _ => "dead",
+        }
     }
 
     pub(crate) fn set_state(&self, state: u8, reason: WaitReason) {

@@ -316,11 +316,13 @@ impl MLocal {
             g.set_state(RUNNING, WaitReason::None);
             self.curg.set(g.as_ptr());
             p.switches.fetch_add(1, Ordering::Relaxed);
+            p.running.store(true, Ordering::Relaxed);
             // SAFETY: ctx.sp is a context saved by switch or made by
             // init_stack, not resumed since; its stack is owned by `g`, which
             // we keep alive. g0_sp is ours to write.
             unsafe { arch::switch(self.g0_sp.as_ptr(), (*ctx).sp, 0) };
             self.curg.set(ptr::null());
+            p.running.store(false, Ordering::Relaxed);
             match self.action.replace(Action::None) {
                 Action::Yield => {
                     g.set_state(RUNNABLE, WaitReason::None);

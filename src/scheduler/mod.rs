@@ -115,14 +115,18 @@ impl Shared {
         }
     }
 
-    /// Goroutines spawned and not yet exited.
-    pub(crate) fn num_goroutines(&self) -> usize {
-        let spawned: u64 = self
-            .ps
+    /// Goroutines ever spawned.
+    pub(crate) fn spawned(&self) -> u64 {
+        self.ps
             .iter()
             .map(|p| p.spawned.load(Ordering::Relaxed))
             .sum::<u64>()
-            + self.foreign_spawns.load(Ordering::Relaxed);
+            + self.foreign_spawns.load(Ordering::Relaxed)
+    }
+
+    /// Goroutines spawned and not yet exited.
+    pub(crate) fn num_goroutines(&self) -> usize {
+        let spawned = self.spawned();
         let exited: u64 = self
             .ps
             .iter()

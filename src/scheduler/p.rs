@@ -37,6 +37,8 @@ pub(crate) struct P {
     pub(crate) exited: AtomicU64,
     pub(crate) switches: AtomicU64,
     pub(crate) steals: AtomicU64,
+    /// Whether a goroutine is running on this P (for stats; Relaxed).
+    pub(crate) running: AtomicBool,
     /// Timers started on this P; shared, under their own lock.
     pub(crate) timers: crate::time::heap::Timers,
     local: UnsafeCell<Local>,
@@ -73,6 +75,7 @@ impl P {
             exited: AtomicU64::new(0),
             switches: AtomicU64::new(0),
             steals: AtomicU64::new(0),
+            running: AtomicBool::new(false),
             timers: crate::time::heap::Timers::new(),
             local: UnsafeCell::new(Local {
                 runnext: None,

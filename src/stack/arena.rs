@@ -80,10 +80,6 @@ impl Arena {
         }
     }
 
-    pub(crate) fn stack_size(&self) -> usize {
-        self.stack_size
-    }
-
     /// Which guard mechanism is in use (it can change to `Mprotect` once,
     /// when the kernel refuses `MADV_GUARD_INSTALL`).
     pub(crate) fn guard_mode(&self) -> GuardMode {

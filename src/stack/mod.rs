@@ -100,9 +100,4 @@ impl Cache {
             arena.free(cold);
         }
     }
-
-    /// Number of stacks held.
-    pub(crate) fn len(&self) -> usize {
-        self.stacks.len()
-    }
 }

@@ -1,0 +1,115 @@
+//! `goroutines::stats()`: a snapshot of what the scheduler is doing.
+//!
+//! Every number is read without stopping the world, so the fields are each
+//! accurate but not taken at one instant (as with Go's `schedtrace`).
+//! `parked` is derived: live goroutines neither running nor queued.
+
+use crate::scheduler::Shared;
+use crate::stack::arena::GuardMode;
+use std::fmt;
+use std::sync::atomic::Ordering;
+
+/// A snapshot of one runtime's scheduler.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Ps (GOMAXPROCS).
+    pub max_procs: usize,
+    /// Ps with nothing to run.
+    pub idle_procs: usize,
+    /// OS threads started to run goroutines (Ms).
+    pub threads: usize,
+    /// Ms looking for work.
+    pub spinning_threads: usize,
+    /// Goroutines spawned and not exited.
+    pub goroutines: usize,
+    /// Goroutines executing now.
+    pub running: usize,
+    /// Goroutines waiting in run queues.
+    pub runnable: usize,
+    /// Goroutines parked (on a channel, lock, timer, join...).
+    pub parked: usize,
+    /// Length of the global run queue.
+    pub global_queue: usize,
+    /// Length of each P's stealable run queue plus its inbox.
+    pub local_queues: Vec<usize>,
+    /// Goroutines ever spawned.
+    pub spawned: u64,
+    /// Switches into goroutines.
+    pub context_switches: u64,
+    /// Successful steals of another P's goroutines.
+    pub steals: u64,
+    /// Timers pending (stopped ones not yet swept included).
+    pub timers: usize,
+    /// Usable bytes of each goroutine stack.
+    pub stack_size: usize,
+    /// Stacks carved from the arena so far (each has a guard page).
+    pub stacks_carved: usize,
+    /// Stacks on the arena's free list (cold pages released).
+    pub stacks_free: usize,
+    /// Address space reserved for stacks.
+    pub stack_reserved_bytes: usize,
+    /// How guard pages are made: `madvise` (MADV_GUARD_INSTALL) or
+    /// `mprotect` (two mappings per stack).
+    pub guard: &'static str,
+}
+
+impl Stats {
+    pub(crate) fn of(shared: &Shared) -> Stats {
+        let ps = &shared.ps;
+        let local_queues: Vec<usize> = ps.iter().map(|p| p.queued()).collect();
+        let global_queue = shared.global.len();
+        let running = ps
+            .iter()
+            .filter(|p| p.running.load(Ordering::Relaxed))
+            .count();
+        let runnable = global_queue + local_queues.iter().sum::<usize>();
+        let goroutines = shared.num_goroutines();
+        let (stacks_carved, stacks_free, stack_reserved_bytes) = shared.arena.usage();
+        Stats {
+            max_procs: ps.len(),
+            idle_procs: shared.idle.npidle.load(Ordering::Relaxed),
+            threads: shared.idle.all_ms().len(),
+            spinning_threads: shared.idle.nmspinning.load(Ordering::Relaxed),
+            goroutines,
+            running,
+            runnable,
+            parked: goroutines.saturating_sub(running + runnable),
+            global_queue,
+            local_queues,
+            spawned: shared.spawned(),
+            context_switches: ps.iter().map(|p| p.switches.load(Ordering::Relaxed)).sum(),
+            steals: ps.iter().map(|p| p.steals.load(Ordering::Relaxed)).sum(),
+            timers: ps.iter().map(|p| p.timers.len()).sum(),
+            stack_size: shared.config.stack_size,
+            stacks_carved,
+            stacks_free,
+            stack_reserved_bytes,
+            guard: match shared.arena.guard_mode() {
+                GuardMode::Madvise => "madvise",
+                GuardMode::Mprotect => "mprotect",
+            },
+        }
+    }
+}
+
+/// One line in the spirit of Go's `GODEBUG=schedtrace`.
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gomaxprocs={} idleprocs={} threads={} spinningthreads={} goroutines={} \
+             running={} runnable={} parked={} runqueue={} {:?}",
+            self.max_procs,
+            self.idle_procs,
+            self.threads,
+            self.spinning_threads,
+            self.goroutines,
+            self.running,
+            self.runnable,
+            self.parked,
+            self.global_queue,
+            self.local_queues
+        )
+    }
+}
