@@ -199,3 +199,25 @@ fn threads() -> Outcome {
         std::thread::spawn(move || serve_connection(stream));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+    #[test]
+    fn pipelined_requests_get_one_response_each_and_the_tail_waits() {
+        let mut pending = [GET, GET, &GET[..10]].concat();
+        let mut replies = Vec::new();
+        answer_complete_requests(&mut pending, &mut replies).expect("valid requests");
+        assert_eq!(replies, [RESPONSE, RESPONSE].concat());
+        assert_eq!(pending, &GET[..10]);
+    }
+
+    #[test]
+    fn a_malformed_request_closes_the_connection() {
+        let mut pending = b"\x01\x02 nonsense\r\n\r\n".to_vec();
+        assert!(answer_complete_requests(&mut pending, &mut Vec::new()).is_err());
+    }
+}

@@ -219,3 +219,66 @@ pub fn threads_fit(live: u64) -> Result<(), Unavailable> {
 pub fn check_sum(what: &str, got: u64, expected: u64) {
     assert_eq!(got, expected, "{what}: got {got}, expected {expected}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped_by_commas() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_111_111), "1,111,111");
+    }
+
+    #[test]
+    fn case_names_are_unique_and_found() {
+        let mut names: Vec<&str> = ALL.iter().map(|case| case.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len(), "two cases share a name");
+        for case in ALL {
+            assert_eq!(
+                find(case.name).map(|found| found.summary),
+                Some(case.summary)
+            );
+        }
+    }
+
+    /// Every in-process case gives its numbers at a tiny size for the peers
+    /// that need no other process or feature; a wrong checksum panics.
+    #[test]
+    fn in_process_cases_measure_tokio_and_threads_at_tiny_sizes() {
+        let tiny: [(&Case, u64); 7] = [
+            (&spawn_join::CASE, 100),
+            (&pingpong::CASE, 100),
+            (&skynet::CASE, 100),
+            (&parked::CASE, 100),
+            (&mpmc::CASE, 1_000),
+            (&syscall_ticker::CASE, 20),
+            (&cpu_hog::CASE, 50),
+        ];
+        for (case, size) in tiny {
+            for peer in [Peer::Tokio, Peer::Threads] {
+                match (case.run)(peer, size) {
+                    Ok(Measured::Metrics(metrics)) => {
+                        let key = case.metrics[0].key;
+                        assert!(
+                            metrics
+                                .iter()
+                                .any(|(name, value)| *name == key && *value >= 0.0),
+                            "{} {}: no {key} in {metrics:?}",
+                            case.name,
+                            peer.name()
+                        );
+                    }
+                    Ok(Measured::Verdict(_)) => {}
+                    Err(unavailable) => {
+                        panic!("{} {}: {unavailable:?}", case.name, peer.name())
+                    }
+                }
+            }
+        }
+    }
+}

@@ -49,7 +49,7 @@ pub const CASE: Case = Case {
         ),
         (
             Peer::May,
-            "may's mpmc channel (unbounded); a clone of may's WaitGroup per task",
+            "may's mpmc channel (unbounded), a clone of may's WaitGroup per task; each coroutine's stack is its own mapping plus a guard page, so vm.max_map_count caps live coroutines near 32k",
         ),
         (
             Peer::Threads,

@@ -39,7 +39,7 @@ pub const CASE: Case = Case {
         ),
         (
             Peer::May,
-            "no bounded channel in may: unbounded mpsc per node, so children never wait on a send",
+            "no bounded channel in may: unbounded mpsc per node, so children never wait on a send; each coroutine's stack is its own mapping plus a guard page, so vm.max_map_count caps live coroutines near 32k",
         ),
         (
             Peer::Threads,

@@ -33,6 +33,10 @@ pub const CASE: Case = Case {
             "no join handles in Go: results go to a slice, a WaitGroup waits",
         ),
         (
+            Peer::May,
+            "may maps each coroutine's stack with its own guard page: two memory mappings per live coroutine, so vm.max_map_count (65,530 by default) caps it near 32k live coroutines",
+        ),
+        (
             Peer::Threads,
             "every thread is alive until joined, so N is capped by kernel limits",
         ),

@@ -293,3 +293,77 @@ fn signal_name(signal: i32) -> &'static str {
         _ => "",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &[&str]) -> Vec<String> {
+        text.iter().map(|line| line.to_string()).collect()
+    }
+
+    #[test]
+    fn the_last_json_line_is_the_result() {
+        let outcome = parse_result(&lines(&[
+            "some chatter",
+            r#"{"metrics":{"ns_per_task":12.5,"sum":45}}"#,
+        ]));
+        match outcome {
+            RunOutcome::Metrics(metrics) => {
+                assert!(metrics.contains(&("ns_per_task".to_string(), 12.5)));
+                assert!(metrics.contains(&("sum".to_string(), 45.0)));
+            }
+            other => panic!("expected metrics, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn not_built_and_unsupported_lines_are_read_back() {
+        match parse_result(&lines(&[r#"{"not_built":["ours-chan"]}"#])) {
+            RunOutcome::NotBuilt(features) => assert_eq!(features, ["ours-chan"]),
+            other => panic!("expected not built, got {other:?}"),
+        }
+        match parse_result(&lines(&[r#"{"unsupported":"no bounded channel"}"#])) {
+            RunOutcome::Unsupported(reason) => assert_eq!(reason, "no bounded channel"),
+            other => panic!("expected unsupported, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn output_without_a_result_line_is_a_failure() {
+        assert!(matches!(
+            parse_result(&lines(&["hello"])),
+            RunOutcome::Failed(_)
+        ));
+        assert!(matches!(
+            parse_result(&lines(&[r#"{"metrics":{"ns":"fast"}}"#])),
+            RunOutcome::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn a_rust_panic_is_reported_by_its_message() {
+        let stderr = "thread 'main' panicked at compare/src/cases/skynet.rs:1:1:\n\
+                      skynet sum: got 1, expected 2\n\
+                      note: run with `RUST_BACKTRACE=1`";
+        let reason = failure_reason(ExitStatus::from_raw(101 << 8), stderr);
+        assert_eq!(reason, "skynet sum: got 1, expected 2 (exit status 101)");
+    }
+
+    #[test]
+    fn a_go_panic_and_a_signal_are_reported() {
+        let stderr = "panic: skynet sum: got 1, expected 2\n\ngoroutine 1 [running]:\nmain.main()";
+        let reason = failure_reason(ExitStatus::from_raw(libc::SIGSEGV), stderr);
+        assert_eq!(
+            reason,
+            "panic: skynet sum: got 1, expected 2 (killed by signal 11 (SIGSEGV))"
+        );
+    }
+
+    #[test]
+    fn only_loopback_addresses_are_accepted_from_a_child() {
+        assert!(listening_address(r#"{"listening":"127.0.0.1:4000"}"#).is_some());
+        assert!(listening_address(r#"{"listening":"10.0.0.1:4000"}"#).is_none());
+        assert!(listening_address(r#"{"not_built":["ours-net"]}"#).is_none());
+    }
+}

@@ -1,5 +1,5 @@
 //! Facts about this machine and toolchain for latest.json: core count,
-//! kernel, CPU model, memory, the date, rustc's version, and which `ours-*`
+//! kernel, CPU model, memory, vm.max_map_count, the date, rustc's version, and which `ours-*`
 //! features this binary was built with.
 
 use std::num::NonZeroUsize;
@@ -17,6 +17,8 @@ pub fn context(quick: bool, runs_per_peer: usize, go_version: Option<String>) ->
         kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into()),
         cpu_model: cpu_model().unwrap_or_else(|| "unknown".into()),
         memory_gib: memory_gib().unwrap_or(0.0),
+        max_map_count: read_trimmed("/proc/sys/vm/max_map_count")
+            .and_then(|text| text.parse().ok()),
         go_version,
         rustc_version: command_line("rustc", &["--version"]),
         ours_features: ours_features(),

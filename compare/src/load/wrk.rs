@@ -79,3 +79,28 @@ fn socket_errors(report: &str) -> f64 {
         })
         .unwrap_or(0.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = "\
+Running 1s test @ http://127.0.0.1:40000/
+  2 threads and 256 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.40ms    1.10ms  20.00ms   80.00%
+    Req/Sec    50.00k     2.00k   55.00k    70.00%
+  99500 requests in 1.00s, 8.00MB read
+  Socket errors: connect 0, read 3, write 1, timeout 2
+  Non-2xx or 3xx responses: 0
+Requests/sec:  99480.12
+Transfer/sec:      8.00MB
+";
+
+    #[test]
+    fn requests_per_second_and_errors_are_read_from_the_report() {
+        assert_eq!(field(REPORT, "Requests/sec:"), Some(99480.12));
+        assert_eq!(field(REPORT, "Non-2xx or 3xx responses:"), Some(0.0));
+        assert_eq!(socket_errors(REPORT), 6.0);
+    }
+}

@@ -28,6 +28,7 @@ pub fn render(context: &RunContext, cases: &[CaseResults]) -> Value {
             "kernel": context.kernel,
             "cpu_model": context.cpu_model,
             "memory_gib": (context.memory_gib * 10.0).round() / 10.0,
+            "vm_max_map_count": context.max_map_count,
         },
         "go_version": context.go_version,
         "rustc_version": context.rustc_version,

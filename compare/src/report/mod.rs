@@ -66,6 +66,8 @@ pub struct RunContext {
     pub kernel: String,
     pub cpu_model: String,
     pub memory_gib: f64,
+    /// Caps how many guarded stacks (may's, std threads') can be live.
+    pub max_map_count: Option<u64>,
     pub go_version: Option<String>,
     pub rustc_version: Option<String>,
     pub ours_features: Vec<&'static str>,

@@ -144,3 +144,85 @@ pub fn format_value(value: f64) -> String {
         format!("{value:.3}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(value: f64) -> RunOutcome {
+        RunOutcome::Metrics(vec![("ns".to_string(), value)])
+    }
+
+    #[test]
+    fn a_failed_run_hides_the_numbers_of_the_others() {
+        let runs = [
+            measured(1.0),
+            RunOutcome::Failed("boom".into()),
+            measured(3.0),
+        ];
+        match summarize(&runs, "ns") {
+            Summary::Text(TextKind::Failure, text) => {
+                assert_eq!(text, "failed: boom (1 of 3 runs)")
+            }
+            _ => panic!("a failure must not summarize to numbers"),
+        }
+    }
+
+    #[test]
+    fn a_timeout_is_shown_as_such() {
+        let runs = [RunOutcome::Timeout { after_secs: 30 }];
+        match summarize(&runs, "ns") {
+            Summary::Text(TextKind::Failure, text) => assert_eq!(text, "timeout after 30 s"),
+            _ => panic!("a timeout must not summarize to numbers"),
+        }
+    }
+
+    #[test]
+    fn median_of_an_even_count_is_the_mean_of_the_middle_pair() {
+        let runs = [measured(4.0), measured(1.0), measured(3.0), measured(2.0)];
+        match summarize(&runs, "ns") {
+            Summary::Numbers {
+                median,
+                min,
+                max,
+                runs,
+                ..
+            } => assert_eq!((median, min, max, runs), (2.5, 1.0, 4.0, 4)),
+            Summary::Text(_, text) => panic!("expected numbers, got {text}"),
+        }
+    }
+
+    #[test]
+    fn verdicts_without_numbers_show_the_verdict() {
+        let runs = [
+            RunOutcome::Verdict("starved".into()),
+            RunOutcome::Verdict("starved".into()),
+        ];
+        match summarize(&runs, "ns") {
+            Summary::Text(TextKind::Verdict, text) => assert_eq!(text, "starved"),
+            _ => panic!("expected the verdict"),
+        }
+    }
+
+    #[test]
+    fn not_built_names_the_missing_features() {
+        let runs = [RunOutcome::NotBuilt(vec![
+            "ours-chan".into(),
+            "ours-time".into(),
+        ])];
+        match summarize(&runs, "ns") {
+            Summary::Text(TextKind::Absent, text) => {
+                assert_eq!(text, "not built (needs ours-chan, ours-time)")
+            }
+            _ => panic!("expected not built"),
+        }
+    }
+
+    #[test]
+    fn values_keep_the_digits_a_reader_can_use() {
+        assert_eq!(format_value(1_234_567.4), "1,234,567");
+        assert_eq!(format_value(312.44), "312.4");
+        assert_eq!(format_value(12.345), "12.35");
+        assert_eq!(format_value(0.41234), "0.412");
+    }
+}
