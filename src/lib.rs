@@ -17,7 +17,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod arch;
+#[doc(hidden)]
+pub mod arch;
 mod debug;
 mod join;
 pub(crate) mod loom;

@@ -19,6 +19,8 @@
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod x86_64;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub(crate) use x86_64::Entry;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub(crate) use x86_64::{init_stack, switch};
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -27,3 +29,46 @@ compile_error!(
      stack guards (src/stack) and futex parking are written and tested for it. \
      Another target needs its own src/arch file and tests."
 );
+
+/// Times `n` round trips (two switches each) between the caller and a
+/// context on a stack of its own: the raw cost of [`switch`], without the
+/// scheduler. For `benches/core.rs`; not part of the API.
+#[doc(hidden)]
+pub fn switch_round_trips(n: u64) -> std::time::Duration {
+    use std::cell::Cell;
+
+    struct Pair {
+        main_sp: Cell<usize>,
+        coro_sp: Cell<usize>,
+    }
+
+    unsafe extern "sysv64" fn bounce(arg: usize, _first: usize) -> ! {
+        let pair = arg as *const Pair;
+        loop {
+            // SAFETY: `pair` outlives every switch into this context, and
+            // main_sp holds the context that switched to us.
+            unsafe { switch((*pair).coro_sp.as_ptr(), (*pair).main_sp.get(), 0) };
+        }
+    }
+
+    let mut stack = vec![0u128; 4096]; // 64 KiB, 16-byte aligned
+    let top = stack.as_mut_ptr() as usize + stack.len() * 16;
+    let pair = Pair {
+        main_sp: Cell::new(0),
+        coro_sp: Cell::new(0),
+    };
+    // SAFETY: `top` is the 16-aligned end of a writable buffer that lives
+    // until this function returns, after the last switch into it.
+    pair.coro_sp
+        .set(unsafe { init_stack(top, bounce, &pair as *const Pair as usize) });
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        // SAFETY: coro_sp is a context made by init_stack or saved by
+        // `bounce`'s switch, resumed once each time.
+        unsafe { switch(pair.main_sp.as_ptr(), pair.coro_sp.get(), 0) };
+    }
+    let elapsed = start.elapsed();
+    // The context is abandoned mid-loop; it owns nothing that needs dropping.
+    drop(stack);
+    elapsed
+}

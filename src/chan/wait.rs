@@ -1,0 +1,481 @@
+//! `Wait`: the meeting point of one blocked operation (a send, a receive, a
+//! whole `select`, a lock acquisition) and whoever completes it. Channels and
+//! `crate::sync` build every wait queue from it, on top of the scheduler's
+//! `park`/`Waiter` pair.
+//!
+//! Vocabulary:
+//! * The **owner** is the goroutine (or plain thread) that blocks. It
+//!   creates the `Wait`, publishes [`Entry`]s pointing at it (one per queue
+//!   it waits in: several for a `select`) and parks.
+//! * A **claimant** is whoever ends the wait: a channel peer, `close`, a
+//!   timer, an unlocker. Many may race; [`Wait::try_claim`] (one CAS, the
+//!   idea of crossbeam-channel's `Context::try_select` and Go's
+//!   `g.selectDone`) lets exactly one win. Only the winner touches the
+//!   owner's packet, and only the winner wakes the owner.
+//!
+//! The state word, and the handshake that makes wake-ups exactly-once:
+//! 1. The owner publishes entries (under each queue's lock) and calls
+//!    [`Wait::park`]. It parks with an `unlock` step (run after the
+//!    goroutine switched out) that sets `PARKED`; if `DONE` is already set
+//!    the park is cancelled.
+//! 2. A claimant CASes the outcome and arm index into the word (only while
+//!    the outcome is `WAITING`), takes the owner's `Waiter`, does its work on
+//!    the owner's packet, then sets `DONE`. If that `fetch_or` saw `PARKED`,
+//!    it wakes the owner; otherwise the owner will see `DONE` in step 1 and
+//!    not sleep. Either way there is exactly one resumption, and a
+//!    goroutine is never readied before it has switched out (which the
+//!    scheduler treats as fatal).
+//! 3. The owner, resumed, reads the outcome and removes its remaining
+//!    entries from every queue (under each queue's lock) before the `Wait`
+//!    and its packets go away.
+//!
+//! Where things live: a `Wait` and the packets its entries point to may sit
+//! on the owner's stack (a parked goroutine's stack stays mapped and
+//! untouched), because nobody dereferences an entry except under its queue's
+//! lock (and the owner removes its entries under that lock before
+//! returning) or as the claimant before `DONE` (and the owner does not
+//! return before `DONE`). A timer is different: it can fire after the owner
+//! left, so a `Wait` with a deadline is in an `Arc` the timer shares
+//! ([`WaitCell`]).
+//!
+//! Under `--cfg loom` the scheduler's `park`/`Waiter` are replaced by a
+//! model on loom threads ([`parking`]), so the channel algorithms above it
+//! are modelled as they are, with plain-thread blocking standing in for
+//! goroutine parking (the same protocol from the channel's side: publish,
+//! then `unlock`, then sleep until woken).
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::Arc;
+use crate::scheduler::g::WaitReason;
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+pub(crate) use parking::{park, Waiter};
+
+/// The owner has committed to sleeping: a claimant must wake it.
+const PARKED: usize = 1;
+/// The claimant is finished with the owner's memory.
+const DONE: usize = 2;
+const OUTCOME_SHIFT: u32 = 2;
+const OUTCOME_MASK: usize = 0b111 << OUTCOME_SHIFT;
+const INDEX_SHIFT: u32 = 5;
+
+/// How a wait ended: written once, by the claimant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Nobody has claimed the wait yet.
+    Waiting = 0,
+    /// The operation of the claimed arm happened (a value was handed over,
+    /// capacity was reserved, a lock was handed off).
+    Selected = 1,
+    /// The channel of the claimed arm was closed or disconnected.
+    Disconnected = 2,
+    /// The deadline passed.
+    TimedOut = 3,
+    /// Nothing happened; run the operation again (a peer that could not
+    /// complete with this arm, or the owner aborting its own registration).
+    Retry = 4,
+}
+
+impl Outcome {
+    fn from_bits(word: usize) -> Outcome {
+        match (word & OUTCOME_MASK) >> OUTCOME_SHIFT {
+            0 => Outcome::Waiting,
+            1 => Outcome::Selected,
+            2 => Outcome::Disconnected,
+            3 => Outcome::TimedOut,
+            _ => Outcome::Retry,
+        }
+    }
+}
+
+/// One blocked operation's meeting point. See the module docs.
+pub(crate) struct Wait {
+    /// `index << INDEX_SHIFT | outcome << OUTCOME_SHIFT | DONE | PARKED`.
+    /// The outcome and index are written once, by the claim CAS; PARKED only
+    /// by the owner; DONE only by the claimant.
+    state: AtomicUsize,
+    /// Whom to wake. Written by the owner before the wait is published
+    /// (the queue lock or the timer start publishes it); taken only by the
+    /// claimant, after winning the CAS; dropped by the owner if unclaimed.
+    waiter: UnsafeCell<Option<Waiter>>,
+}
+
+// SAFETY: `state` is atomic; `waiter` is accessed by one party at a time as
+// the module docs lay out (owner before publication, then the claimant, then
+// the owner again after DONE), and a Waiter is Send.
+unsafe impl Send for Wait {}
+// SAFETY: as above.
+unsafe impl Sync for Wait {}
+
+impl Wait {
+    /// A wait for the current goroutine or thread.
+    pub(crate) fn new() -> Wait {
+        Wait {
+            state: AtomicUsize::new(0),
+            waiter: UnsafeCell::new(Some(Waiter::current())),
+        }
+    }
+
+    /// Claims the wait for arm `index` with `outcome`, unless someone else
+    /// claimed it first. The returned [`Claim`] must be completed (dropping
+    /// it completes it) once the claimant is done with the owner's packets.
+    pub(crate) fn try_claim(&self, index: usize, outcome: Outcome) -> Option<Claim> {
+        debug_assert!(outcome != Outcome::Waiting);
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            if cur & OUTCOME_MASK != 0 {
+                return None;
+            }
+            let new = cur | (outcome as usize) << OUTCOME_SHIFT | index << INDEX_SHIFT;
+            // Acquire: the owner's writes (the waiter slot, a sender's
+            // value) are already ordered before us by whatever let us find
+            // this wait (the queue lock, the timer start); Acquire keeps
+            // that true for callers that found it some other way.
+            match self
+                .state
+                .compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    // SAFETY: winning the CAS gives us the waiter slot; the
+                    // owner does not touch it before DONE.
+                    let waiter = unsafe { (*self.waiter.get()).take() };
+                    return Some(Claim { wait: self, waiter });
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Whether nobody has claimed this wait yet (a hint: it may change as
+    /// soon as it is read, unless the caller is the only possible claimant).
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & OUTCOME_MASK == 0
+    }
+
+    /// Blocks the owner until a claimant has set DONE. Returns the outcome
+    /// and the claimed arm index.
+    pub(crate) fn park(&self, reason: WaitReason) -> (Outcome, usize) {
+        let state: *const AtomicUsize = &self.state;
+        park(reason, move || {
+            // AcqRel: Release publishes nothing of ours but keeps the word's
+            // order total; Acquire pairs with the claimant's DONE store so a
+            // cancelled park sees the claimant's writes.
+            // SAFETY: the Wait outlives this closure: the owner cannot
+            // return from `park` before it ran. After the fetch_or we touch
+            // nothing of the owner's (it may be resumed at once).
+            let prev = unsafe { (*state).fetch_or(PARKED, Ordering::AcqRel) };
+            prev & DONE == 0
+        });
+        // Acquire pairs with the claimant's DONE (Release): its writes to
+        // our packets happen before we read them.
+        let word = self.state.load(Ordering::Acquire);
+        debug_assert!(word & DONE != 0, "woken before the claimant finished");
+        (Outcome::from_bits(word), word >> INDEX_SHIFT)
+    }
+
+    /// The timer path: claims with `TimedOut` and completes at once.
+    pub(crate) fn time_out(&self) {
+        drop(self.try_claim(0, Outcome::TimedOut));
+    }
+}
+
+/// A won claim on a [`Wait`]: the right (and duty) to end it.
+///
+/// Holds a raw pointer because the owner's memory lives exactly until
+/// [`Claim::complete`]: the owner cannot return before DONE.
+pub(crate) struct Claim {
+    wait: *const Wait,
+    waiter: Option<Waiter>,
+}
+
+// SAFETY: a Claim is a unique right to the owner's Wait until completion;
+// the Wait is Sync and the Waiter Send.
+unsafe impl Send for Claim {}
+
+impl Claim {
+    /// Changes the outcome before completion (a reservation given back).
+    pub(crate) fn set_outcome(&mut self, outcome: Outcome) {
+        // SAFETY: the Wait is alive until we complete (module docs).
+        let state = unsafe { &(*self.wait).state };
+        let mut cur = state.load(Ordering::Relaxed);
+        loop {
+            let new = cur & !OUTCOME_MASK | (outcome as usize) << OUTCOME_SHIFT;
+            match state.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Ends the wait: after this the owner's memory may be gone.
+    pub(crate) fn complete(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let waiter = self.waiter.take();
+        // Release pairs with the owner's Acquire after waking (or in its
+        // cancelled park): our writes to its packets are visible to it.
+        // SAFETY: the owner does not free the Wait before seeing DONE, which
+        // this very operation sets; nothing touches it after.
+        let prev = unsafe { (*self.wait).state.fetch_or(DONE, Ordering::AcqRel) };
+        if prev & PARKED != 0 {
+            waiter.expect("a claimed wait has a waiter").wake();
+        }
+    }
+}
+
+/// A `Wait` placed for the life of one blocking call: on the stack, or in
+/// an `Arc` shared with a timer when there is a deadline.
+pub(crate) enum WaitCell {
+    Local(Wait),
+    Shared(Arc<Wait>),
+}
+
+impl WaitCell {
+    pub(crate) fn new(deadline: Option<Instant>) -> WaitCell {
+        match deadline {
+            None => WaitCell::Local(Wait::new()),
+            Some(_) => WaitCell::Shared(Arc::new(Wait::new())),
+        }
+    }
+
+    pub(crate) fn get(&self) -> &Wait {
+        match self {
+            WaitCell::Local(w) => w,
+            WaitCell::Shared(w) => w,
+        }
+    }
+
+    /// Parks until claimed, starting a timer for `deadline` first. Returns
+    /// the outcome and the claimed index.
+    pub(crate) fn park(&self, reason: WaitReason, deadline: Option<Instant>) -> (Outcome, usize) {
+        let timer = match (self, deadline) {
+            (WaitCell::Shared(w), Some(d)) => Some(start_timer(d, w.clone())),
+            _ => None,
+        };
+        let result = self.get().park(reason);
+        if let Some(t) = timer {
+            t.stop();
+        }
+        result
+    }
+}
+
+#[cfg(not(loom))]
+fn start_timer(deadline: Instant, wait: Arc<Wait>) -> crate::time::timer::Timer {
+    crate::time::timer::Timer::start(deadline, Box::new(move || wait.time_out()))
+}
+
+/// Under loom a deadline is modelled as having passed already: the timer
+/// "fires" before the owner parks.
+#[cfg(loom)]
+fn start_timer(_deadline: Instant, wait: Arc<Wait>) -> FiredTimer {
+    wait.time_out();
+    FiredTimer
+}
+
+#[cfg(loom)]
+struct FiredTimer;
+
+#[cfg(loom)]
+impl FiredTimer {
+    fn stop(&self) -> bool {
+        false
+    }
+}
+
+/// One owner's place in a wait queue.
+///
+/// `packet` points into the owner's memory: for a receiver, where a sender
+/// writes the value; for a sender, the value to take (`None` inside means a
+/// `select` send arm whose value is supplied only once it is chosen); null
+/// when the queue carries no values (locks). It is valid under the same
+/// rules as `wait` (module docs).
+pub(crate) struct Entry<T> {
+    pub(crate) wait: *const Wait,
+    pub(crate) index: usize,
+    pub(crate) packet: *mut Option<T>,
+}
+
+// SAFETY: an Entry is only dereferenced under its queue's lock or by the
+// claimant (module docs); the value moved through `packet` is Send.
+unsafe impl<T: Send> Send for Entry<T> {}
+
+impl<T> Entry<T> {
+    pub(crate) fn new(wait: &Wait, index: usize, packet: *mut Option<T>) -> Entry<T> {
+        Entry {
+            wait,
+            index,
+            packet,
+        }
+    }
+
+    fn wait(&self) -> &Wait {
+        // SAFETY: entries in a queue point at live Waits: owners remove
+        // their entries under the queue lock before the Wait goes away.
+        unsafe { &*self.wait }
+    }
+
+    /// Whether this is a send entry with no value yet (a `select` arm).
+    pub(crate) fn is_valueless(&self) -> bool {
+        // SAFETY: the packet is live while the entry is queued; we hold the
+        // queue lock or the claim.
+        self.packet.is_null() || unsafe { (*self.packet).is_none() }
+    }
+}
+
+/// An entry whose wait this side has claimed: the owner is committed to it.
+pub(crate) struct Claimed<T> {
+    entry: Entry<T>,
+    claim: Claim,
+}
+
+impl<T> Claimed<T> {
+    /// Writes `value` into a receiver's packet and completes.
+    pub(crate) fn deliver(self, value: T) {
+        // SAFETY: the claim gives us the owner's packet until completion.
+        unsafe { *self.entry.packet = Some(value) };
+        self.claim.complete();
+    }
+
+    /// Takes a sender's value and completes.
+    pub(crate) fn take(self) -> Option<T> {
+        // SAFETY: as in deliver.
+        let v = unsafe { (*self.entry.packet).take() };
+        self.claim.complete();
+        v
+    }
+
+    /// Completes, telling the owner to run its operation again.
+    pub(crate) fn retry(mut self) {
+        self.claim.set_outcome(Outcome::Retry);
+        self.claim.complete();
+    }
+
+    /// Completes with the outcome claimed.
+    pub(crate) fn complete(self) {
+        self.claim.complete();
+    }
+
+    pub(crate) fn entry(&self) -> &Entry<T> {
+        &self.entry
+    }
+}
+
+/// A FIFO of entries, kept under its owner's lock (a channel's `Inner`, a
+/// semaphore). Entries whose wait was claimed elsewhere (another arm of the
+/// same select, a timer) may linger until their owner removes them or a
+/// claimant skips over them.
+pub(crate) struct WaitQueue<T> {
+    entries: VecDeque<Entry<T>>,
+}
+
+impl<T> WaitQueue<T> {
+    pub(crate) const fn new() -> WaitQueue<T> {
+        WaitQueue {
+            entries: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn push_back(&mut self, entry: Entry<T>) {
+        self.entries.push_back(entry);
+    }
+
+    pub(crate) fn push_front(&mut self, entry: Entry<T>) {
+        self.entries.push_front(entry);
+    }
+
+    /// Pops entries from the front until one can be claimed with the
+    /// outcome `pick` gives it; stale entries are dropped on the way.
+    pub(crate) fn claim_first(
+        &mut self,
+        mut pick: impl FnMut(&Entry<T>) -> Outcome,
+    ) -> Option<Claimed<T>> {
+        while let Some(entry) = self.entries.pop_front() {
+            let outcome = pick(&entry);
+            if let Some(claim) = entry.wait().try_claim(entry.index, outcome) {
+                return Some(Claimed { entry, claim });
+            }
+        }
+        None
+    }
+
+    /// Claims every entry with `Disconnected`, returning the claims to be
+    /// completed once the queue's lock is released.
+    pub(crate) fn disconnect_all(&mut self) -> Vec<Claimed<T>> {
+        let mut out = Vec::new();
+        while let Some(c) = self.claim_first(|_| Outcome::Disconnected) {
+            out.push(c);
+        }
+        out
+    }
+
+    /// Whether an entry of a wait other than `me` is unclaimed.
+    pub(crate) fn has_live_other(&self, me: *const Wait) -> bool {
+        self.entries
+            .iter()
+            .any(|e| !std::ptr::eq(e.wait, me) && e.wait().is_waiting())
+    }
+
+    /// Removes the entries of `wait` (its owner is leaving).
+    pub(crate) fn remove(&mut self, wait: *const Wait) {
+        self.entries.retain(|e| !std::ptr::eq(e.wait, wait));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The park/ready pair as the channel and sync code sees it.
+#[cfg(not(loom))]
+mod parking {
+    pub(crate) use crate::scheduler::park::{park, Waiter};
+}
+
+/// A loom model of the park/ready pair with the plain-thread semantics:
+/// `unlock` runs, then the thread blocks until its permit is set. One
+/// permit per thread, not accumulating, as the real futex `Parker`.
+#[cfg(loom)]
+mod parking {
+    use crate::loom::sync::atomic::{AtomicBool, Ordering};
+    use crate::loom::sync::Arc;
+    use crate::scheduler::g::WaitReason;
+
+    loom::thread_local! {
+        static PERMIT: Arc<AtomicBool> = Arc::new(AtomicBool::new(false));
+    }
+
+    pub(crate) struct Waiter {
+        thread: loom::thread::Thread,
+        permit: Arc<AtomicBool>,
+    }
+
+    impl Waiter {
+        pub(crate) fn current() -> Waiter {
+            Waiter {
+                thread: loom::thread::current(),
+                permit: PERMIT.with(|p| p.clone()),
+            }
+        }
+
+        pub(crate) fn wake(self) {
+            self.permit.store(true, Ordering::Release);
+            self.thread.unpark();
+        }
+    }
+
+    pub(crate) fn park(_reason: WaitReason, unlock: impl FnOnce() -> bool) {
+        if unlock() {
+            let permit = PERMIT.with(|p| p.clone());
+            while !permit.swap(false, Ordering::Acquire) {
+                loom::thread::park();
+            }
+        }
+    }
+}
