@@ -88,8 +88,9 @@ where
             // SAFETY: Go mode's contract is that no thread-local borrow,
             // thread-affine lock or `!Send` value reachable from a
             // thread-local is held across a park point. The case bodies hold
-            // only channels, atomics, join handles and plain data across
-            // parks, and print nothing until the runtime has returned.
+            // only channels, atomics, join handles, sockets and plain data
+            // across parks; the one print inside a goroutine (a server's listening
+            // line) takes and releases the stdout lock within one call.
             unsafe { goroutines::Runtime::builder().migrate_goroutines() }
                 .max_procs(procs.count())
                 .build()

@@ -124,7 +124,7 @@ pub fn render(results: &CaseResults, runs_per_peer: usize) -> String {
                             body,
                             r#"<text x="{BAR_X}" y="{:.1}" class="{class}">{}</text>"#,
                             middle + 4.0,
-                            escape(&shorten(text, 110))
+                            escape(&shorten(text, 105))
                         );
                     }
                 }
@@ -141,7 +141,7 @@ pub fn render(results: &CaseResults, runs_per_peer: usize) -> String {
 .peer {{ font-size: 13px; fill: #1a202c; }}
 .value {{ font-size: 12px; fill: #1a202c; }}
 .absent {{ font-size: 12px; font-style: italic; fill: #a0aec0; }}
-.bad {{ font-size: 12px; font-weight: bold; fill: #c53030; }}
+.bad {{ font-size: 12px; fill: #c53030; }}
 .whisker {{ stroke: #1a202c; stroke-width: 1.2; fill: none; }}
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
