@@ -44,12 +44,17 @@ pub fn compare(options: &Options) -> ExitCode {
     };
     let go_version = match &go {
         GoPeer::Ready { version, .. } => Some(version.clone()),
-        GoPeer::Missing(reason) | GoPeer::BuildFailed(reason) => {
-            println!("**go: {reason}** — the go column is skipped.\n");
-            None
-        }
+        GoPeer::Missing(_) | GoPeer::BuildFailed(_) => None,
     };
     let context = machine::context(options.quick, options.runs, go_version);
+    println!("{}", report::table::heading(&context));
+    if options.peers.contains(&Peer::Go) {
+        match &go {
+            GoPeer::Ready { .. } => {}
+            GoPeer::Missing(reason) => println!("**go: {reason}** — the go column is skipped.\n"),
+            GoPeer::BuildFailed(reason) => println!("**go: {reason}** — every go cell fails.\n"),
+        }
+    }
     if options.quick {
         println!("Quick mode: small sizes, one run. These numbers prove every case runs; they say nothing about speed.\n");
     }

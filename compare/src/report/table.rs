@@ -5,9 +5,31 @@
 use std::fmt::Write as _;
 
 use super::summary::{format_value, summarize, Summary};
-use super::CaseResults;
+use super::{CaseResults, RunContext};
 use crate::cases::{thousands, Better};
 use crate::peer::Peer;
+
+/// The lines above all tables: when, where, with what.
+pub fn heading(context: &RunContext) -> String {
+    let features = if context.ours_features.is_empty() {
+        "none".to_string()
+    } else {
+        context.ours_features.join(", ")
+    };
+    format!(
+        "## compare, {}\n\n{} cores, {}, {:.0} GiB, Linux {}; {}; {}; ours features: {features}\n",
+        context.date_utc,
+        context.cores,
+        context.cpu_model,
+        context.memory_gib,
+        context.kernel,
+        context.go_version.as_deref().unwrap_or("no Go"),
+        context
+            .rustc_version
+            .as_deref()
+            .unwrap_or("rustc (version unknown)"),
+    )
+}
 
 /// The markdown for every table of one case.
 pub fn render(results: &CaseResults, runs_per_peer: usize) -> String {
