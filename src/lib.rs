@@ -27,11 +27,13 @@ mod runtime;
 mod scheduler;
 mod stack;
 mod stats;
+mod syscall;
 pub mod time;
 
 pub use join::JoinHandle;
 pub use runtime::{Builder, Runtime, DEFAULT_STACK_SIZE, MAX_PROCS};
 pub use stats::Stats;
+pub use syscall::syscall;
 
 use std::panic::Location;
 

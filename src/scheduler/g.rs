@@ -52,6 +52,7 @@ pub(crate) enum WaitReason {
     Condvar,
     WaitGroup,
     Once,
+    Syscall,
 }
 
 impl WaitReason {
@@ -69,6 +70,7 @@ impl WaitReason {
             Condvar,
             WaitGroup,
             Once,
+            Syscall,
         ]
         .get(v as usize)
         .copied()
@@ -89,6 +91,7 @@ impl WaitReason {
             WaitReason::Condvar => "sync.Cond.Wait",
             WaitReason::WaitGroup => "sync.WaitGroup.Wait",
             WaitReason::Once => "sync.Once",
+            WaitReason::Syscall => "syscall",
         }
     }
 }

@@ -1,0 +1,76 @@
+//! `goroutines::syscall(f)`: run a blocking call without blocking an M.
+//!
+//! The goroutine parks; `f` runs on a thread of the blocking pool
+//! ([`pool`]); when it returns, its result is written into the parked
+//! goroutine's stack frame and the goroutine is readied. Meanwhile the M
+//! runs other goroutines: this is the seed's promise that the goroutine
+//! making a system call waits and its OS thread is given another goroutine.
+//!
+//! `f` may borrow from the caller's stack (it need not be `'static`): the
+//! caller cannot resume, so cannot return and invalidate the borrow, until
+//! `f` has returned and the pool thread has handed the result over.
+//!
+//! Both modes use the pool. Go's own design for Go mode (run `f` inline and
+//! let sysmon hand the P to another M if it lasts over 20 µs) is cheaper for
+//! very short calls and is not built yet.
+//!
+//! From a plain thread, `f` simply runs on that thread.
+
+mod pool;
+
+use crate::scheduler::g::WaitReason;
+use crate::scheduler::park::{self, Waiter};
+use std::panic::{self, AssertUnwindSafe};
+use std::thread;
+
+/// Runs a blocking call (file I/O, a DNS lookup, a blocking FFI call) while
+/// the calling goroutine's OS thread runs other goroutines. Returns what `f`
+/// returns; a panic in `f` is resumed in the caller.
+///
+/// ```
+/// let len = goroutines::run(|| {
+///     goroutines::syscall(|| std::fs::read("Cargo.toml").map(|b| b.len()))
+/// });
+/// assert!(len.unwrap() > 0);
+/// ```
+pub fn syscall<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    if !park::in_goroutine() {
+        return f();
+    }
+    let mut result: Option<thread::Result<T>> = None;
+    let slot = SendPtr(&mut result as *mut Option<thread::Result<T>>);
+    let waiter = Waiter::current();
+    let job = move || {
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        let slot = slot;
+        // SAFETY: the caller stays parked, with `result` alive in its frame,
+        // until `wake` below; nothing else touches `result` meanwhile.
+        unsafe { *slot.0 = Some(r) };
+        waiter.wake();
+    };
+    let job: Box<dyn FnOnce() + Send + '_> = Box::new(job);
+    // SAFETY: the job borrows from this frame (`f`'s captures, `result`),
+    // and this frame cannot be left before the job has run: we stay parked
+    // until the job's last action, `wake`. Erasing the lifetime is therefore
+    // sound.
+    let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
+    park::park(WaitReason::Syscall, move || {
+        pool::submit(job);
+        true
+    });
+    match result.take() {
+        Some(Ok(v)) => v,
+        Some(Err(payload)) => panic::resume_unwind(payload),
+        None => unreachable!("a syscall goroutine resumed without its result"),
+    }
+}
+
+/// A raw pointer the pool thread may carry; see the SAFETY comment of its use.
+struct SendPtr<T>(*mut T);
+// SAFETY: the pointee is only accessed by the pool thread while its owner is
+// parked (see `syscall`), so there is never concurrent access.
+unsafe impl<T: Send> Send for SendPtr<T> {}
