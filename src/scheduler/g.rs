@@ -29,6 +29,7 @@
 
 use crate::loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use crate::stack::Stack;
+use std::alloc::Layout;
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe, Location};
@@ -241,7 +242,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let task = Box::new(Task {
+    let task = Task {
         header: G {
             refs: AtomicUsize::new(2),
             id,
@@ -255,9 +256,13 @@ where
             shared,
         },
         stage: UnsafeCell::new(Stage::<F, T>::Pending(f)),
-    });
+    };
+    let mem = super::task_alloc::alloc(Layout::new::<Task<F, T>>()).cast::<Task<F, T>>();
+    // SAFETY: `mem` is fresh memory with Task's layout.
+    unsafe { mem.write(task) };
     // Task is repr(C) with the header first, so the pointer is also a G's.
-    let g = NonNull::from(Box::leak(task)).cast::<G>();
+    // SAFETY: alloc never returns null.
+    let g = unsafe { NonNull::new_unchecked(mem.cast::<G>()) };
     (GRef(g), GRef(g))
 }
 
@@ -305,8 +310,13 @@ impl<F: FnOnce() -> T + Send + 'static, T: Send + 'static> Vtables<F, T> {
     }
 
     unsafe fn dealloc(g: NonNull<G>) {
-        // SAFETY: the last reference is gone; the box came from new_task.
-        drop(unsafe { Box::from_raw(g.cast::<Task<F, T>>().as_ptr()) });
+        let task = g.cast::<Task<F, T>>().as_ptr();
+        // SAFETY: the last reference is gone; the memory came from
+        // task_alloc::alloc with this layout in new_task.
+        unsafe {
+            std::ptr::drop_in_place(task);
+            super::task_alloc::dealloc(task.cast(), Layout::new::<Task<F, T>>());
+        }
     }
 }
 

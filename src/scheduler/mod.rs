@@ -34,6 +34,7 @@ pub(crate) mod mode;
 pub(crate) mod p;
 pub(crate) mod park;
 pub(crate) mod queue;
+mod task_alloc;
 
 pub(crate) use m::running_stack;
 
