@@ -2,7 +2,8 @@
 //! median and spread of the numbers, or the reason there are none.
 //!
 //! Precedence, first match wins: any failed or timed-out run makes the cell
-//! a failure (a crash is not hidden behind the runs that worked); then
+//! a failure (a crash is not hidden behind the runs that worked), shown by
+//! its most frequent reason; then
 //! not-built, unsupported and skipped; then numbers, with verdicts such as
 //! `starved` counted beside them.
 
@@ -55,12 +56,23 @@ pub fn summarize(runs: &[RunOutcome], metric: &str) -> Summary {
         .iter()
         .filter(|run| matches!(run, RunOutcome::Failed(_) | RunOutcome::Timeout { .. }))
         .collect();
-    if let Some(first) = failures.first() {
-        let what = match first {
+    let described: Vec<String> = failures
+        .iter()
+        .map(|failure| match failure {
             RunOutcome::Timeout { after_secs } => format!("timeout after {after_secs} s"),
             RunOutcome::Failed(reason) => format!("failed: {reason}"),
             _ => unreachable!("filtered to failures"),
-        };
+        })
+        .collect();
+    // The most frequent reason: a crash can leave a knock-on panic first in
+    // one run's stderr, while the other runs all name the cause.
+    let most_frequent = described.iter().max_by_key(|candidate| {
+        described
+            .iter()
+            .filter(|reason| reason == candidate)
+            .count()
+    });
+    if let Some(what) = most_frequent {
         return Summary::Text(
             TextKind::Failure,
             format!("{what}{}", out_of(failures.len())),
@@ -165,6 +177,19 @@ mod tests {
                 assert_eq!(text, "failed: boom (1 of 3 runs)")
             }
             _ => panic!("a failure must not summarize to numbers"),
+        }
+    }
+
+    #[test]
+    fn the_most_frequent_failure_reason_is_shown() {
+        let runs = [
+            RunOutcome::Failed("knock-on".into()),
+            RunOutcome::Failed("cause".into()),
+            RunOutcome::Failed("cause".into()),
+        ];
+        match summarize(&runs, "ns") {
+            Summary::Text(TextKind::Failure, text) => assert_eq!(text, "failed: cause"),
+            _ => panic!("expected a failure"),
         }
     }
 
