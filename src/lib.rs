@@ -19,6 +19,7 @@
 
 #[doc(hidden)]
 pub mod arch;
+pub mod chan;
 mod debug;
 mod join;
 pub(crate) mod loom;

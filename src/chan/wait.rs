@@ -289,6 +289,11 @@ impl FiredTimer {
     }
 }
 
+/// Whether `deadline` has passed.
+pub(crate) fn expired(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
 /// One owner's place in a wait queue.
 ///
 /// `packet` points into the owner's memory: for a receiver, where a sender
@@ -329,7 +334,8 @@ impl<T> Entry<T> {
     }
 }
 
-/// An entry whose wait this side has claimed: the owner is committed to it.
+/// An entry whose wait this side has claimed: the owner is committed to
+/// it and its packet is ours until the claim completes (on drop).
 pub(crate) struct Claimed<T> {
     entry: Entry<T>,
     claim: Claim,
@@ -337,18 +343,25 @@ pub(crate) struct Claimed<T> {
 
 impl<T> Claimed<T> {
     /// Writes `value` into a receiver's packet and completes.
-    pub(crate) fn deliver(self, value: T) {
-        // SAFETY: the claim gives us the owner's packet until completion.
-        unsafe { *self.entry.packet = Some(value) };
+    pub(crate) fn deliver(mut self, value: T) {
+        self.put(value);
         self.claim.complete();
     }
 
-    /// Takes a sender's value and completes.
-    pub(crate) fn take(self) -> Option<T> {
-        // SAFETY: as in deliver.
-        let v = unsafe { (*self.entry.packet).take() };
-        self.claim.complete();
-        v
+    /// Writes `value` into a receiver's packet (completion comes on drop).
+    pub(crate) fn put(&mut self, value: T) {
+        // SAFETY: the claim gives us the owner's packet until completion;
+        // receivers always publish a packet.
+        unsafe { *self.entry.packet = Some(value) };
+    }
+
+    /// Takes a sender's value (None for a valueless select arm).
+    pub(crate) fn take_value(&mut self) -> Option<T> {
+        if self.entry.packet.is_null() {
+            return None;
+        }
+        // SAFETY: as in put.
+        unsafe { (*self.entry.packet).take() }
     }
 
     /// Completes, telling the owner to run its operation again.
@@ -364,6 +377,55 @@ impl<T> Claimed<T> {
 
     pub(crate) fn entry(&self) -> &Entry<T> {
         &self.entry
+    }
+}
+
+/// Claims to complete once a queue's lock is released (so that owners are
+/// woken outside the lock). Holds one without allocating.
+pub(crate) struct ClaimList<T> {
+    first: Option<Claimed<T>>,
+    rest: Vec<Claimed<T>>,
+}
+
+impl<T> ClaimList<T> {
+    pub(crate) const fn new() -> ClaimList<T> {
+        ClaimList {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, c: Claimed<T>) {
+        if self.first.is_none() {
+            self.first = Some(c);
+        } else {
+            self.rest.push(c);
+        }
+    }
+}
+
+/// An owner's value slot, pointed to by its entries. In an `UnsafeCell`
+/// because a claimant writes it through a raw pointer while the owner holds
+/// it; the owner reads it only after DONE (or after removing its entries).
+pub(crate) struct Packet<T>(UnsafeCell<Option<T>>);
+
+impl<T> Packet<T> {
+    pub(crate) fn new(value: Option<T>) -> Packet<T> {
+        Packet(UnsafeCell::new(value))
+    }
+
+    pub(crate) fn ptr(&self) -> *mut Option<T> {
+        self.0.get()
+    }
+
+    /// Moves the value out.
+    ///
+    /// # Safety
+    /// No claimant may be using the packet: the wait is DONE, or its entries
+    /// were removed under their queues' locks.
+    pub(crate) unsafe fn take(&self) -> Option<T> {
+        // SAFETY: per the caller's contract we are the only user.
+        unsafe { (*self.0.get()).take() }
     }
 }
 
@@ -405,14 +467,12 @@ impl<T> WaitQueue<T> {
         None
     }
 
-    /// Claims every entry with `Disconnected`, returning the claims to be
-    /// completed once the queue's lock is released.
-    pub(crate) fn disconnect_all(&mut self) -> Vec<Claimed<T>> {
-        let mut out = Vec::new();
+    /// Claims every entry with `Disconnected`, into `out` (to be completed
+    /// once the queue's lock is released).
+    pub(crate) fn disconnect_all(&mut self, out: &mut ClaimList<T>) {
         while let Some(c) = self.claim_first(|_| Outcome::Disconnected) {
             out.push(c);
         }
-        out
     }
 
     /// Whether an entry of a wait other than `me` is unclaimed.

@@ -1,0 +1,241 @@
+//! The rendezvous flavour, `bounded(0)`: Go's unbuffered channel
+//! (`runtime/chan.go`, the `c.dataqsiz == 0` paths). No buffer: a value
+//! passes straight from a sender to a receiver, one of which waits for the
+//! other in a queue.
+//!
+//! Invariants, under `inner`'s lock:
+//! * At most one of `senders` and `receivers` holds live (unclaimed)
+//!   entries of different owners: an arriving sender takes a waiting
+//!   receiver before it would queue, and vice versa. (A `select` with both
+//!   a send and a receive arm on one channel may sit in both.)
+//! * Once `closed` is set, both queues are empty of live entries and stay
+//!   so: `close` claims every entry with `Disconnected`.
+//!
+//! Hand-off: the active side claims the waiting side's [`Wait`], moves the
+//! value through the waiter's packet (a sender's value, or a receiver's
+//! empty slot) and wakes it; the woken goroutine finds its operation done.
+//!
+//! A `select` send arm queues without a value (its value is produced only
+//! once the arm is chosen). A receiver that meets one claims it with
+//! `Retry`, which makes that select poll again and find the receiver, now
+//! queued, ready to be reserved.
+
+use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use super::select::Reservation;
+use super::wait::{expired, ClaimList, Claimed, Entry, Outcome, Packet, Wait, WaitCell, WaitQueue};
+use crate::loom::sync::{Mutex, MutexGuard};
+use crate::scheduler::g::WaitReason;
+use std::time::Instant;
+
+struct Inner<T> {
+    senders: WaitQueue<T>,
+    receivers: WaitQueue<T>,
+    closed: bool,
+}
+
+pub(crate) struct Channel<T> {
+    /// All channel state; held only for queue and flag updates, never while
+    /// parked or while touching a claimed owner's packet.
+    inner: Mutex<Inner<T>>,
+}
+
+impl<T> Channel<T> {
+    pub(crate) fn new() -> Channel<T> {
+        Channel {
+            inner: Mutex::new(Inner {
+                senders: WaitQueue::new(),
+                receivers: WaitQueue::new(),
+                closed: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(TrySendError::Disconnected(value));
+        }
+        match inner.receivers.claim_first(|_| Outcome::Selected) {
+            Some(receiver) => {
+                drop(inner);
+                receiver.deliver(value);
+                Ok(())
+            }
+            None => Err(TrySendError::Full(value)),
+        }
+    }
+
+    pub(crate) fn send(
+        &self,
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let mut value = value;
+        loop {
+            let mut inner = self.lock();
+            if inner.closed {
+                return Err(SendTimeoutError::Disconnected(value));
+            }
+            if let Some(receiver) = inner.receivers.claim_first(|_| Outcome::Selected) {
+                drop(inner);
+                receiver.deliver(value);
+                return Ok(());
+            }
+            if expired(deadline) {
+                return Err(SendTimeoutError::Timeout(value));
+            }
+            let cell = WaitCell::new(deadline);
+            let packet = Packet::new(Some(value));
+            inner
+                .senders
+                .push_back(Entry::new(cell.get(), 0, packet.ptr()));
+            drop(inner);
+            let (outcome, _) = cell.park(WaitReason::ChanSend, deadline);
+            if outcome != Outcome::Selected {
+                self.lock().senders.remove(cell.get());
+            }
+            // SAFETY: the wait is DONE and our entry is out of the queue
+            // (popped by the claimant, or removed just above).
+            let left = unsafe { packet.take() };
+            match (outcome, left) {
+                (Outcome::Selected, None) => return Ok(()),
+                (Outcome::Disconnected, Some(v)) => return Err(SendTimeoutError::Disconnected(v)),
+                (Outcome::TimedOut, Some(v)) => return Err(SendTimeoutError::Timeout(v)),
+                (_, Some(v)) => value = v,
+                (_, None) => unreachable!("a receiver took the value without selecting the send"),
+            }
+        }
+    }
+
+    /// Takes a waiting sender's value. Valueless select senders met on the
+    /// way are claimed with `Retry` and returned to be completed.
+    fn take_sender(inner: &mut Inner<T>, retries: &mut ClaimList<T>) -> Option<T> {
+        loop {
+            let mut sender = inner.senders.claim_first(|e| {
+                if e.is_valueless() {
+                    Outcome::Retry
+                } else {
+                    Outcome::Selected
+                }
+            })?;
+            match sender.take_value() {
+                Some(v) => return Some(v),
+                None => retries.push(sender),
+            }
+        }
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut retries = ClaimList::new();
+        let mut inner = self.lock();
+        let got = Self::take_sender(&mut inner, &mut retries);
+        let closed = inner.closed;
+        drop(inner);
+        drop(retries);
+        match got {
+            Some(v) => Ok(v),
+            None if closed => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        loop {
+            let mut retries = ClaimList::new();
+            let mut inner = self.lock();
+            if let Some(v) = Self::take_sender(&mut inner, &mut retries) {
+                drop(inner);
+                return Ok(v);
+            }
+            if inner.closed {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            if expired(deadline) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            let cell = WaitCell::new(deadline);
+            let packet = Packet::new(None);
+            inner
+                .receivers
+                .push_back(Entry::new(cell.get(), 0, packet.ptr()));
+            drop(inner);
+            // Wake the select senders we passed over only now that we are
+            // queued, so that their retry finds us.
+            drop(retries);
+            let (outcome, _) = cell.park(WaitReason::ChanReceive, deadline);
+            if outcome != Outcome::Selected {
+                self.lock().receivers.remove(cell.get());
+            }
+            // SAFETY: DONE, and our entry is out of the queue.
+            match (outcome, unsafe { packet.take() }) {
+                (Outcome::Selected, Some(v)) => return Ok(v),
+                (Outcome::Disconnected, _) => return Err(RecvTimeoutError::Disconnected),
+                (Outcome::TimedOut, _) => return Err(RecvTimeoutError::Timeout),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Go's `close`: true if this call closed the channel.
+    pub(crate) fn close(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.closed {
+            return false;
+        }
+        inner.closed = true;
+        let mut claims = ClaimList::new();
+        inner.senders.disconnect_all(&mut claims);
+        inner.receivers.disconnect_all(&mut claims);
+        drop(inner);
+        drop(claims);
+        true
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    // --- select support (see select.rs) ---
+
+    /// A send reservation if one is possible now.
+    pub(crate) fn try_reserve(&self) -> Option<Reservation<T>> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Some(Reservation::Disconnected);
+        }
+        inner
+            .receivers
+            .claim_first(|_| Outcome::Selected)
+            .map(Reservation::Hand)
+    }
+
+    /// Queues a select receive arm, unless the channel is ready now.
+    pub(crate) fn register_recv(&self, entry: Entry<T>, me: &Wait) -> bool {
+        let mut inner = self.lock();
+        if inner.closed || inner.senders.has_live_other(me) {
+            return false;
+        }
+        inner.receivers.push_back(entry);
+        true
+    }
+
+    /// Queues a select send arm (valueless), unless the channel is ready now.
+    pub(crate) fn register_send(&self, entry: Entry<T>, me: &Wait) -> bool {
+        let mut inner = self.lock();
+        if inner.closed || inner.receivers.has_live_other(me) {
+            return false;
+        }
+        inner.senders.push_back(entry);
+        true
+    }
+
+    pub(crate) fn unregister(&self, me: &Wait) {
+        let mut inner = self.lock();
+        inner.senders.remove(me);
+        inner.receivers.remove(me);
+    }
+}
