@@ -6,12 +6,16 @@
 //! * `guard=madvise|mprotect`: how stack guard pages are made (default
 //!   `madvise`, falling back to `mprotect` where the kernel lacks
 //!   `MADV_GUARD_INSTALL`); `mprotect` forces the fallback, for testing it.
+//! * `schedtrace=MS`: sysmon prints a `SCHED` line every MS milliseconds.
+//! * `scheddetail=1`: with schedtrace, a line per P as well.
 
 use std::io;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Settings {
     pub(crate) guard_mprotect: bool,
+    pub(crate) schedtrace: Option<std::time::Duration>,
+    pub(crate) scheddetail: bool,
 }
 
 impl Settings {
@@ -39,10 +43,25 @@ impl Settings {
                         "GOROUTINES_DEBUG: guard={v} is not one of madvise, mprotect"
                     )))
                 }
+                ("schedtrace", v) => match v.parse::<u64>() {
+                    Ok(ms) if ms > 0 => s.schedtrace = Some(std::time::Duration::from_millis(ms)),
+                    _ => {
+                        return Err(bad(format!(
+                        "GOROUTINES_DEBUG: schedtrace={v} is not a positive number of milliseconds"
+                    )))
+                    }
+                },
+                ("scheddetail", "0") => s.scheddetail = false,
+                ("scheddetail", "1") => s.scheddetail = true,
+                ("scheddetail", v) => {
+                    return Err(bad(format!(
+                        "GOROUTINES_DEBUG: scheddetail={v} is not 0 or 1"
+                    )))
+                }
                 (k, _) => {
                     return Err(bad(format!(
-                        "GOROUTINES_DEBUG: unknown key `{k}` (known: guard)"
-                    )))
+                    "GOROUTINES_DEBUG: unknown key `{k}` (known: guard, schedtrace, scheddetail)"
+                )))
                 }
             }
         }

@@ -63,7 +63,9 @@ where
     T: Send + 'static,
 {
     let site = Location::caller();
-    JoinHandle::new(runtime::with_current(|shared| shared.spawn(f, site)))
+    let handle = JoinHandle::new(runtime::with_current(|shared| shared.spawn(f, site)));
+    scheduler::m::preempt_point();
+    handle
 }
 
 /// Lets other goroutines run. In a goroutine this always switches to the

@@ -115,14 +115,20 @@ impl Builder {
         stack::overflow::install_handler();
         crate::panic_hook::install();
         let shared = Shared::new(config);
+        let sysmon = crate::scheduler::sysmon::start(shared.clone(), debug)?;
         // Start one M now, so that a system that cannot give us a thread
         // says so here rather than hanging the first `run`.
         if !shared.start_p(None, false) || shared.idle.all_ms().is_empty() {
+            shared.shut_down();
+            let _ = sysmon.join();
             return Err(io::Error::other(
                 "cannot start the runtime's first OS thread",
             ));
         }
-        Ok(Runtime { shared })
+        Ok(Runtime {
+            shared,
+            sysmon: Some(sysmon),
+        })
     }
 }
 
@@ -175,6 +181,7 @@ fn check_stack_size(bytes: usize) -> io::Result<usize> {
 /// [`crate::go`]; build one to choose its settings or to tear it down.
 pub struct Runtime {
     shared: Arc<Shared>,
+    sysmon: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -242,6 +249,9 @@ impl Drop for Runtime {
         self.shared.shut_down();
         let own_m = scheduler::m::current_shared().is_some_and(|s| std::ptr::eq(s, &*self.shared));
         if !own_m {
+            if let Some(h) = self.sysmon.take() {
+                let _ = h.join();
+            }
             for m in self.shared.idle.all_ms() {
                 let handle = m.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
                 if let Some(h) = handle {

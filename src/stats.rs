@@ -21,6 +21,8 @@ pub struct Stats {
     pub threads: usize,
     /// Ms looking for work.
     pub spinning_threads: usize,
+    /// Ms parked with no P.
+    pub idle_threads: usize,
     /// Goroutines spawned and not exited.
     pub goroutines: usize,
     /// Goroutines executing now.
@@ -61,16 +63,19 @@ impl Stats {
         let global_queue = shared.global.len();
         let running = ps
             .iter()
-            .filter(|p| p.running.load(Ordering::Relaxed))
+            .filter(|p| p.curg.load(Ordering::Relaxed) != 0)
             .count();
         let runnable = global_queue + local_queues.iter().sum::<usize>();
         let goroutines = shared.num_goroutines();
+        let idle_procs = shared.idle.npidle.load(Ordering::Relaxed);
+        let threads = shared.idle.all_ms().len();
         let (stacks_carved, stacks_free, stack_reserved_bytes) = shared.arena.usage();
         Stats {
             max_procs: ps.len(),
-            idle_procs: shared.idle.npidle.load(Ordering::Relaxed),
-            threads: shared.idle.all_ms().len(),
+            idle_procs,
+            threads,
             spinning_threads: shared.idle.nmspinning.load(Ordering::Relaxed),
+            idle_threads: threads.saturating_sub(ps.len() - idle_procs.min(ps.len())),
             goroutines,
             running,
             runnable,
@@ -98,18 +103,21 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "gomaxprocs={} idleprocs={} threads={} spinningthreads={} goroutines={} \
-             running={} runnable={} parked={} runqueue={} {:?}",
+            "gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={} [",
             self.max_procs,
             self.idle_procs,
             self.threads,
             self.spinning_threads,
-            self.goroutines,
-            self.running,
-            self.runnable,
-            self.parked,
+            self.idle_threads,
             self.global_queue,
-            self.local_queues
+        )?;
+        for (i, n) in self.local_queues.iter().enumerate() {
+            write!(f, "{}{n}", if i == 0 { "" } else { " " })?;
+        }
+        write!(
+            f,
+            "] goroutines={} running={} runnable={} parked={}",
+            self.goroutines, self.running, self.runnable, self.parked
         )
     }
 }

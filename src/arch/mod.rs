@@ -19,8 +19,6 @@
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod x86_64;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub(crate) use x86_64::Entry;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub(crate) use x86_64::{init_stack, switch};
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]

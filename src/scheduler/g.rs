@@ -92,6 +92,7 @@ impl WaitReason {
             WaitReason::Condvar => "sync.Cond.Wait",
             WaitReason::WaitGroup => "sync.WaitGroup.Wait",
             WaitReason::Once => "sync.Once",
+            WaitReason::IoWait => "IO wait",
             WaitReason::Syscall => "syscall",
         }
     }

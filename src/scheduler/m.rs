@@ -220,6 +220,21 @@ pub(crate) fn park_current(reason: WaitReason, unlock: &mut dyn FnMut() -> bool)
     }
 }
 
+/// A preemption point: if sysmon found the running goroutine past its time
+/// slice, yield. Runtime calls that do not otherwise park call this.
+pub(crate) fn preempt_point() {
+    let m = current_m();
+    // SAFETY: CURRENT is live when non-null; Ps live as long as Shared.
+    unsafe {
+        if m.is_null() || (*m).curg.get().is_null() || (*m).p.get() == NO_P {
+            return;
+        }
+        if (*m).p().preempt.load(Ordering::Relaxed) {
+            yield_current();
+        }
+    }
+}
+
 /// Lets other goroutines run; the caller goes to the back of the line.
 pub(crate) fn yield_current() {
     // SAFETY: callers check in_goroutine.
@@ -273,6 +288,7 @@ fn m_main(shared: Arc<Shared>, me: Arc<MShared>, p: u32, spinning: bool) {
         action: Cell::new(Action::None),
     };
     CURRENT.with(|c| c.set(&m));
+    m.took_p();
     m.schedule();
     CURRENT.with(|c| c.set(ptr::null()));
 }
@@ -316,13 +332,14 @@ impl MLocal {
             g.set_state(RUNNING, WaitReason::None);
             self.curg.set(g.as_ptr());
             p.switches.fetch_add(1, Ordering::Relaxed);
-            p.running.store(true, Ordering::Relaxed);
+            p.curg.store(g.id, Ordering::Relaxed);
             // SAFETY: ctx.sp is a context saved by switch or made by
             // init_stack, not resumed since; its stack is owned by `g`, which
             // we keep alive. g0_sp is ours to write.
             unsafe { arch::switch(self.g0_sp.as_ptr(), (*ctx).sp, 0) };
             self.curg.set(ptr::null());
-            p.running.store(false, Ordering::Relaxed);
+            p.curg.store(0, Ordering::Relaxed);
+            p.preempt.store(false, Ordering::Relaxed);
             match self.action.replace(Action::None) {
                 Action::Yield => {
                     g.set_state(RUNNABLE, WaitReason::None);
@@ -537,6 +554,7 @@ impl MLocal {
             if h != 0 {
                 self.p.set(((h >> 1) - 1) as u32);
                 self.spinning.set(h & 1 == 1);
+                self.took_p();
                 // If we were the timer sleeper, another idle M must take
                 // over while timers are pending (clock.rs).
                 self.shared.ensure_timer_sleeper();
@@ -548,6 +566,13 @@ impl MLocal {
                 None => parker.park(),
             });
         }
+    }
+
+    /// Records on the P which thread now holds it (for sysmon).
+    fn took_p(&self) {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
+        self.p().holder_tid.store(tid, Ordering::Relaxed);
     }
 
     /// A goroutine id from this P's batch.

@@ -34,6 +34,7 @@ pub(crate) mod mode;
 pub(crate) mod p;
 pub(crate) mod park;
 pub(crate) mod queue;
+pub(crate) mod sysmon;
 mod task_alloc;
 
 pub(crate) use m::running_stack;
@@ -72,6 +73,8 @@ pub(crate) struct Shared {
     pub(crate) sleep_until: AtomicU64,
     /// The idle M parked until the next timer, if any.
     pub(crate) sleeper: Mutex<Option<Arc<m::MShared>>>,
+    /// Where sysmon sleeps between cycles; kicked at shutdown.
+    pub(crate) sysmon_parker: park::Parker,
     /// Messages already printed by `report_once`.
     reported: Mutex<Vec<String>>,
     me: Weak<Shared>,
@@ -90,6 +93,7 @@ impl Shared {
             epoch: std::time::Instant::now(),
             sleep_until: AtomicU64::new(crate::time::heap::NONE),
             sleeper: Mutex::new(None),
+            sysmon_parker: park::Parker::new(),
             reported: Mutex::new(Vec::new()),
             me: me.clone(),
             config,
@@ -168,6 +172,7 @@ impl Shared {
     /// Begins shutdown: Ms stop at their next scheduling point.
     pub(crate) fn shut_down(&self) {
         self.shutdown.store(true, Ordering::Release);
+        self.sysmon_parker.unpark();
         for m in self.idle.all_ms() {
             m.kick();
         }

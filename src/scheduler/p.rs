@@ -22,6 +22,7 @@ use crate::loom::sync::Mutex;
 use crate::stack;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicI32;
 
 pub(crate) struct P {
     pub(crate) id: u32,
@@ -37,8 +38,15 @@ pub(crate) struct P {
     pub(crate) exited: AtomicU64,
     pub(crate) switches: AtomicU64,
     pub(crate) steals: AtomicU64,
-    /// Whether a goroutine is running on this P (for stats; Relaxed).
-    pub(crate) running: AtomicBool,
+    /// Id of the goroutine running on this P, 0 when none. Written by the
+    /// holder (Relaxed); read by sysmon and stats.
+    pub(crate) curg: AtomicU64,
+    /// Linux thread id of the M holding this P (for sysmon's look at the
+    /// thread's kernel state).
+    pub(crate) holder_tid: AtomicI32,
+    /// Set by sysmon when the running goroutine has used up its time slice;
+    /// cleared at the next scheduling point.
+    pub(crate) preempt: AtomicBool,
     /// Timers started on this P; shared, under their own lock.
     pub(crate) timers: crate::time::heap::Timers,
     local: UnsafeCell<Local>,
@@ -75,7 +83,9 @@ impl P {
             exited: AtomicU64::new(0),
             switches: AtomicU64::new(0),
             steals: AtomicU64::new(0),
-            running: AtomicBool::new(false),
+            curg: AtomicU64::new(0),
+            holder_tid: AtomicI32::new(0),
+            preempt: AtomicBool::new(false),
             timers: crate::time::heap::Timers::new(),
             local: UnsafeCell::new(Local {
                 runnext: None,

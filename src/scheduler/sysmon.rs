@@ -1,0 +1,183 @@
+//! sysmon: one background thread per runtime that watches the Ps.
+//!
+//! Each cycle it looks at every P:
+//! 1. A P whose running goroutine has not reached a scheduling point for a
+//!    whole time slice ([`TIME_SLICE`], 10 ms as in Go) gets its `preempt`
+//!    flag set: the goroutine yields at its next runtime call.
+//! 2. The first time in such an episode, sysmon reports it: which goroutine,
+//!    for how long, whether its thread is on a CPU (a hog) or asleep in the
+//!    kernel (an unannotated blocking call, read from
+//!    `/proc/self/task/TID/stat`), and the fix. The P's unstarted
+//!    goroutines are offered to idle Ps (`wakep`), so they run elsewhere.
+//! 3. With `GOROUTINES_DEBUG=schedtrace=MS`, it prints a `SCHED` line every
+//!    MS milliseconds (and per-P lines with `scheddetail=1`).
+//!
+//! It sleeps 20 µs between cycles while it has something to do and backs off
+//! to 10 ms once it has had nothing to do for 50 cycles (Go's rule), so an
+//! idle runtime costs it about 100 wake-ups a second.
+//!
+//! Not done yet: in Go mode, taking the P away from a stuck M (Go's retake).
+//! Go mode gets the preempt flag and the report, like pinned mode.
+
+use super::Shared;
+use crate::debug::Settings;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a goroutine may run before sysmon asks it to yield.
+pub(crate) const TIME_SLICE: Duration = Duration::from_millis(10);
+const MIN_DELAY: Duration = Duration::from_micros(20);
+const MAX_DELAY: Duration = Duration::from_millis(10);
+
+/// What sysmon remembers about one P between cycles.
+#[derive(Clone)]
+struct Watch {
+    switches: u64,
+    since: Instant,
+    reported: bool,
+}
+
+/// Starts the sysmon thread of `shared`.
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    settings: Settings,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("goroutines-sysmon".into())
+        .spawn(move || run(&shared, &settings))
+}
+
+fn run(shared: &Shared, settings: &Settings) {
+    let start = Instant::now();
+    let mut watch = vec![
+        Watch {
+            switches: 0,
+            since: start,
+            reported: false
+        };
+        shared.ps.len()
+    ];
+    let mut delay = MIN_DELAY;
+    let mut idle_cycles = 0u32;
+    let mut next_trace = settings.schedtrace.map(|p| start + p);
+    loop {
+        let sleep = match next_trace {
+            Some(t) => delay.min(t.saturating_duration_since(Instant::now())),
+            None => delay,
+        };
+        shared.sysmon_parker.park_timeout(sleep);
+        if shared.is_shut_down() {
+            return;
+        }
+        let now = Instant::now();
+        let mut acted = false;
+        for (p, w) in shared.ps.iter().zip(watch.iter_mut()) {
+            let switches = p.switches.load(Ordering::Relaxed);
+            let g = p.curg.load(Ordering::Relaxed);
+            if g == 0 || switches != w.switches {
+                *w = Watch {
+                    switches,
+                    since: now,
+                    reported: false,
+                };
+                continue;
+            }
+            let ran = now - w.since;
+            if ran < TIME_SLICE {
+                continue;
+            }
+            p.preempt.store(true, Ordering::Relaxed);
+            if !w.reported {
+                w.reported = true;
+                acted = true;
+                report_stall(shared, p, g, ran);
+                if !p.runq.is_empty() {
+                    shared.wakep();
+                }
+            }
+        }
+        if let (Some(t), Some(period)) = (next_trace, settings.schedtrace) {
+            if now >= t {
+                print_trace(shared, start, settings.scheddetail);
+                next_trace = Some(t + period);
+            }
+        }
+        if acted {
+            idle_cycles = 0;
+            delay = MIN_DELAY;
+        } else {
+            idle_cycles += 1;
+            if idle_cycles > 50 {
+                delay = (delay * 2).min(MAX_DELAY);
+            }
+        }
+    }
+}
+
+/// The kernel's view of thread `tid`: its state letter and what it waits in.
+fn thread_state(tid: i32) -> Option<(char, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+    let wchan = std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan")).unwrap_or_default();
+    Some((state, wchan))
+}
+
+fn report_stall(shared: &Shared, p: &super::p::P, g: u64, ran: Duration) {
+    let tid = p.holder_tid.load(Ordering::Relaxed);
+    let doing = match thread_state(tid) {
+        Some(('R', _)) => {
+            "running on a CPU without reaching a scheduling point (a CPU-bound loop? \
+                           call goroutines::yield_now() in it)"
+                .to_string()
+        }
+        Some((state, wchan)) => {
+            let wchan = if wchan.is_empty() || wchan == "0" {
+                String::new()
+            } else {
+                format!(" in {wchan}")
+            };
+            format!(
+                "blocked in the kernel (state {state}{wchan}): an unannotated blocking call \
+                 (std::fs, std::net, thread::sleep, FFI)? wrap it in goroutines::syscall(|| ...)"
+            )
+        }
+        None => "in an unknown state".to_string(),
+    };
+    let pinned = if shared.config.mode.binds_m_to_p() {
+        "goroutines pinned to its thread wait; "
+    } else {
+        ""
+    };
+    eprintln!(
+        "goroutines: goroutine {g} has held P{} (thread {tid}) for {} ms, {doing}; {pinned}\
+         unstarted goroutines move to other Ps",
+        p.id,
+        ran.as_millis()
+    );
+}
+
+fn print_trace(shared: &Shared, start: Instant, detail: bool) {
+    let stats = crate::Stats::of(shared);
+    let mut out = format!("SCHED {}ms: {stats}\n", start.elapsed().as_millis());
+    if detail {
+        for p in shared.ps.iter() {
+            out.push_str(&format!(
+                "  P{}: status={} curg={} runqsize={} timers={} switches={} steals={} m_tid={}\n",
+                p.id,
+                if p.idle.load(Ordering::Relaxed) {
+                    "idle"
+                } else {
+                    "running"
+                },
+                p.curg.load(Ordering::Relaxed),
+                p.queued(),
+                p.timers.len(),
+                p.switches.load(Ordering::Relaxed),
+                p.steals.load(Ordering::Relaxed),
+                p.holder_tid.load(Ordering::Relaxed),
+            ));
+        }
+    }
+    eprint!("{out}");
+}

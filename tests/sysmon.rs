@@ -1,0 +1,153 @@
+//! sysmon: time slices, stall reports, schedtrace.
+
+mod common;
+
+use goroutines::Runtime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A goroutine that never parks but keeps calling into the runtime (here:
+/// `go`) is made to yield once it has used its time slice, so a sleeper on
+/// the same single P gets to run.
+#[test]
+fn a_long_running_goroutine_yields_at_its_next_runtime_call() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    let woke = Arc::new(AtomicBool::new(false));
+    let w = woke.clone();
+    let saw_it = rt.run(move || {
+        let w2 = w.clone();
+        goroutines::go(move || {
+            goroutines::time::sleep(Duration::from_millis(1));
+            w2.store(true, Ordering::SeqCst);
+        });
+        let start = Instant::now();
+        while !w.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(10) {
+            drop(goroutines::go(|| ()));
+        }
+        w.load(Ordering::SeqCst)
+    });
+    assert!(
+        saw_it,
+        "the sleeper never ran: the busy goroutine was never preempted"
+    );
+    assert!(woke.load(Ordering::SeqCst));
+}
+
+fn stall_case(name: &str, body: fn()) -> String {
+    if common::is_child() {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.run(body);
+        return String::new();
+    }
+    let out = common::run_child(name, &[]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+#[test]
+fn a_cpu_hog_is_reported_with_the_fix() {
+    let err = stall_case("a_cpu_hog_is_reported_with_the_fix", || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(80) {
+            std::hint::spin_loop();
+        }
+    });
+    if common::is_child() {
+        return;
+    }
+    assert!(err.contains("has held P0"), "{err}");
+    assert!(
+        err.contains("CPU-bound loop") && err.contains("yield_now"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("has held P0").count(),
+        1,
+        "reported once per episode: {err}"
+    );
+}
+
+#[test]
+fn an_unannotated_blocking_call_is_reported_as_blocked_in_the_kernel() {
+    let err = stall_case(
+        "an_unannotated_blocking_call_is_reported_as_blocked_in_the_kernel",
+        || {
+            std::thread::sleep(Duration::from_millis(80));
+        },
+    );
+    if common::is_child() {
+        return;
+    }
+    assert!(err.contains("blocked in the kernel"), "{err}");
+    assert!(err.contains("goroutines::syscall"), "{err}");
+}
+
+#[test]
+fn schedtrace_lines_parse_and_add_up() {
+    if common::is_child() {
+        let rt = Runtime::builder().max_procs(2).build().unwrap();
+        rt.run(|| {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(120) {
+                let hs: Vec<_> = (0..100).map(|i| goroutines::go(move || i)).collect();
+                hs.into_iter().for_each(|h| drop(h.join()));
+                goroutines::time::sleep(Duration::from_millis(1));
+            }
+        });
+        return;
+    }
+    let out = common::run_child(
+        "schedtrace_lines_parse_and_add_up",
+        &[("GOROUTINES_DEBUG", "schedtrace=20,scheddetail=1")],
+    );
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let sched: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("SCHED "))
+        .collect();
+    assert!(sched.len() >= 3, "expected a line every 20 ms: {err}");
+    for &i in &sched {
+        let line = lines[i];
+        let field = |k: &str| -> usize {
+            let v = line
+                .split(&format!(" {k}="))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{k} in {line}"));
+            v.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(field("gomaxprocs"), 2, "{line}");
+        assert!(field("idleprocs") <= 2, "{line}");
+        let queues = line.split('[').nth(1).unwrap().split(']').next().unwrap();
+        assert_eq!(
+            queues.split(' ').count(),
+            2,
+            "one queue length per P: {line}"
+        );
+        // The detail lines that follow: one per P, each idle or running.
+        let ps: Vec<&str> = lines[i + 1..].iter().take(2).copied().collect();
+        let idle = ps.iter().filter(|l| l.contains("status=idle")).count();
+        let busy = ps.iter().filter(|l| l.contains("status=running")).count();
+        assert_eq!(idle + busy, 2, "idle + busy = gomaxprocs: {ps:?}");
+    }
+}
+
+#[test]
+fn a_malformed_schedtrace_is_named_in_the_error() {
+    if common::is_child() {
+        let e = Runtime::builder().build().err().expect("rejected");
+        assert!(e.to_string().contains("schedtrace=soon"), "{e}");
+        return;
+    }
+    let out = common::run_child(
+        "a_malformed_schedtrace_is_named_in_the_error",
+        &[("GOROUTINES_DEBUG", "schedtrace=soon")],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
