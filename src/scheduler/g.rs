@@ -54,6 +54,7 @@ pub(crate) enum WaitReason {
     WaitGroup,
     Once,
     Syscall,
+    IoWait,
 }
 
 impl WaitReason {
@@ -72,6 +73,7 @@ impl WaitReason {
             WaitGroup,
             Once,
             Syscall,
+            IoWait,
         ]
         .get(v as usize)
         .copied()
