@@ -47,6 +47,8 @@ impl<T: Send + 'static> JoinHandle<T> {
             let waiter = Waiter::current();
             // SAFETY: we own the unique join handle and register once.
             park::park(WaitReason::Join, || unsafe { g.set_joiner(waiter) });
+        } else {
+            crate::scheduler::m::preempt_point();
         }
         // SAFETY: T is this goroutine's output type (JoinHandle<T> was made
         // by spawn with it), and completion was observed (Acquire) either

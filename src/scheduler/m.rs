@@ -250,7 +250,7 @@ unsafe extern "sysv64" fn goroutine_main(g: usize, _first: usize) -> ! {
         (*g).run();
         // Count the exit before waking a joiner, so that a joiner never
         // sees its goroutine in num_goroutines.
-        with_p((*g).shared, |p| p.exited.fetch_add(1, Ordering::Relaxed));
+        with_p((*g).shared, |p| p.bump(&p.exited));
         (*g).complete();
         switch_to_g0(Action::Exit);
     }
@@ -331,7 +331,7 @@ impl MLocal {
         loop {
             g.set_state(RUNNING, WaitReason::None);
             self.curg.set(g.as_ptr());
-            p.switches.fetch_add(1, Ordering::Relaxed);
+            p.bump(&p.switches);
             p.curg.store(g.id, Ordering::Relaxed);
             // SAFETY: ctx.sp is a context saved by switch or made by
             // init_stack, not resumed since; its stack is owned by `g`, which
@@ -400,7 +400,7 @@ impl MLocal {
                 // SAFETY: never ran; we own it.
                 unsafe { g.fail(Box::new(msg)) };
                 g.set_state(DEAD, WaitReason::None);
-                p.exited.fetch_add(1, Ordering::Relaxed);
+                p.bump(&p.exited);
                 g.complete();
                 false
             }
@@ -497,7 +497,7 @@ impl MLocal {
                 }
                 // SAFETY: we hold `p`, whose queues are empty.
                 if let Some(g) = unsafe { victim.runq.steal_into(&p.runq) } {
-                    p.steals.fetch_add(1, Ordering::Relaxed);
+                    p.bump(&p.steals);
                     return Some(g);
                 }
             }

@@ -150,7 +150,7 @@ impl Shared {
         let (g, join) = g::new_task(f, id, self, site);
         let mut g = Some(g);
         let local = m::with_p(self, |p| {
-            p.spawned.fetch_add(1, Ordering::Relaxed);
+            p.bump(&p.spawned);
             // SAFETY: with_p runs us on the M holding `p`.
             unsafe { p.put(g.take().expect("queued once"), false) }.0
         });

@@ -33,7 +33,7 @@ pub(crate) struct P {
     inbox_len: AtomicUsize,
     /// Set, under the idle lock, while the P sits on the idle list.
     pub(crate) idle: AtomicBool,
-    /// Written only by the holder (Relaxed); read by stats.
+    /// Written only by the holder, through `bump`; read by stats.
     pub(crate) spawned: AtomicU64,
     pub(crate) exited: AtomicU64,
     pub(crate) switches: AtomicU64,
@@ -107,6 +107,13 @@ impl P {
     pub(crate) unsafe fn local(&self) -> &mut Local {
         // SAFETY: per the caller's contract.
         unsafe { &mut *self.local.get() }
+    }
+
+    /// Adds one to one of this P's counters. Only the P's holder writes
+    /// them, so a plain load and store do (no locked read-modify-write on
+    /// the hot path); readers may see a slightly old value.
+    pub(crate) fn bump(&self, counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// Queues a runnable goroutine on this P. With `next`, it goes to

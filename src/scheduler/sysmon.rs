@@ -4,7 +4,9 @@
 //! 1. A P whose running goroutine has not reached a scheduling point for a
 //!    whole time slice ([`TIME_SLICE`], 10 ms as in Go) gets its `preempt`
 //!    flag set: the goroutine yields at its next runtime call.
-//! 2. The first time in such an episode, sysmon reports it: which goroutine,
+//! 2. If it still has not switched out a time slice later (it reaches no
+//!    runtime call that could honour the flag), sysmon reports it, once per
+//!    episode: which goroutine,
 //!    for how long, whether its thread is on a CPU (a hog) or asleep in the
 //!    kernel (an unannotated blocking call, read from
 //!    `/proc/self/task/TID/stat`), and the fix. The P's unstarted
@@ -88,7 +90,7 @@ fn run(shared: &Shared, settings: &Settings) {
                 continue;
             }
             p.preempt.store(true, Ordering::Relaxed);
-            if !w.reported {
+            if ran >= 2 * TIME_SLICE && !w.reported {
                 w.reported = true;
                 acted = true;
                 report_stall(shared, p, g, ran);
