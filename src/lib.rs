@@ -28,6 +28,7 @@ mod runtime;
 mod scheduler;
 mod stack;
 mod stats;
+pub mod sync;
 mod syscall;
 pub mod time;
 

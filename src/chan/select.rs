@@ -252,7 +252,14 @@ where
             }
         }
         match block {
-            Block::No => return None,
+            // A second pass, as crossbeam's: an arm that became ready while
+            // we polled the others (say, a value arrived on one just as
+            // another was emptied) is found; without it a select over
+            // channels that are never all empty at once could fall through
+            // to `default`. (Go polls under all locks at once.)
+            Block::No => {
+                return order.iter().copied().find(|&i| arms[i].poll());
+            }
             Block::Until(d) if Instant::now() >= d => return None,
             _ => {}
         }

@@ -374,10 +374,6 @@ impl<T> Claimed<T> {
     pub(crate) fn complete(self) {
         self.claim.complete();
     }
-
-    pub(crate) fn entry(&self) -> &Entry<T> {
-        &self.entry
-    }
 }
 
 /// Claims to complete once a queue's lock is released (so that owners are
@@ -470,7 +466,12 @@ impl<T> WaitQueue<T> {
     /// Claims every entry with `Disconnected`, into `out` (to be completed
     /// once the queue's lock is released).
     pub(crate) fn disconnect_all(&mut self, out: &mut ClaimList<T>) {
-        while let Some(c) = self.claim_first(|_| Outcome::Disconnected) {
+        self.claim_all(Outcome::Disconnected, out);
+    }
+
+    /// Claims every entry with `outcome`, into `out`.
+    pub(crate) fn claim_all(&mut self, outcome: Outcome, out: &mut ClaimList<T>) {
+        while let Some(c) = self.claim_first(|_| outcome) {
             out.push(c);
         }
     }
@@ -485,10 +486,6 @@ impl<T> WaitQueue<T> {
     /// Removes the entries of `wait` (its owner is leaving).
     pub(crate) fn remove(&mut self, wait: *const Wait) {
         self.entries.retain(|e| !std::ptr::eq(e.wait, wait));
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }
 

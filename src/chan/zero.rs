@@ -22,7 +22,7 @@
 
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use super::select::Reservation;
-use super::wait::{expired, ClaimList, Claimed, Entry, Outcome, Packet, Wait, WaitCell, WaitQueue};
+use super::wait::{expired, ClaimList, Entry, Outcome, Packet, Wait, WaitCell, WaitQueue};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::scheduler::g::WaitReason;
 use std::time::Instant;
