@@ -1,8 +1,11 @@
-//! Time: `sleep`, and the timers under every timeout (`timer.rs`, kept per P
-//! in `heap.rs`).
+//! Time: `sleep`, `after`, `tick`, `Ticker`, and the timers under every
+//! timeout (`timer.rs`, kept per P in `heap.rs`).
 
 pub(crate) mod heap;
+mod ticker;
 pub(crate) mod timer;
+
+pub use ticker::{after, tick, Ticker};
 
 use crate::scheduler::g::WaitReason;
 use crate::scheduler::park::{self, Waiter};
