@@ -23,6 +23,7 @@ pub mod chan;
 mod debug;
 mod join;
 pub(crate) mod loom;
+pub mod net;
 mod panic_hook;
 mod runtime;
 mod scheduler;

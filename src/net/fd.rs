@@ -1,0 +1,182 @@
+//! `PollFd<S>`: a std socket `S`, switched to non-blocking mode and
+//! registered with the poller, plus the loop every blocking-looking
+//! operation runs: try the syscall; on `EAGAIN` park on the poller until
+//! the direction is ready, the timeout passes or the socket is closed;
+//! retry.
+//!
+//! Timeouts follow std's `set_read_timeout`: each operation may wait at
+//! most that long for readiness, counted from its first `EAGAIN`. Time spent
+//! waiting for another goroutine's operation in the same direction (the
+//! op lock) is not counted. A timed-out operation fails with the error std
+//! gives on Linux: `EAGAIN`, kind `WouldBlock`.
+//!
+//! Close (drop): mark the PollDesc closing and wake its waiters with an
+//! error, take both op locks (so no operation is in flight), deregister
+//! from epoll, then close the descriptor, then free the PollDesc. In safe
+//! code nobody can be waiting, since drop needs ownership; the order still
+//! matters for a stale event racing the close (see `poller.rs`).
+
+use super::poll_desc::{self, Dir, PollDesc, Wait};
+use super::poller::Poller;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// `timeout` value meaning "no timeout".
+const NO_TIMEOUT: u64 = 0;
+
+pub(crate) struct PollFd<S: AsRawFd> {
+    /// Dropped by hand in `drop`, after deregistration and before the
+    /// PollDesc is freed.
+    sock: ManuallyDrop<S>,
+    pd: &'static PollDesc,
+    /// Nanoseconds, NO_TIMEOUT for none. Relaxed: like `SO_RCVTIMEO`, a
+    /// setting read at the start of each operation, ordered with nothing.
+    read_timeout: AtomicU64,
+    write_timeout: AtomicU64,
+    /// `set_nonblocking(true)`: return `WouldBlock` instead of parking.
+    /// Relaxed, as above.
+    nonblocking: AtomicBool,
+}
+
+impl<S: AsRawFd> PollFd<S> {
+    /// Registers `sock`, which must already be non-blocking.
+    pub(crate) fn new(sock: S) -> io::Result<PollFd<S>> {
+        let pd = Poller::get()?.register(sock.as_raw_fd())?;
+        Ok(PollFd {
+            sock: ManuallyDrop::new(sock),
+            pd,
+            read_timeout: AtomicU64::new(NO_TIMEOUT),
+            write_timeout: AtomicU64::new(NO_TIMEOUT),
+            nonblocking: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn get(&self) -> &S {
+        &self.sock
+    }
+
+    /// Runs `op` until it does not return `WouldBlock`, parking on the
+    /// poller for `dir` in between. See the module docs.
+    pub(crate) fn io<R>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        let timeout = self.timeout(dir);
+        self.io_until(dir, timeout, |s| op(s))
+    }
+
+    /// As [`io`](Self::io), with an explicit per-operation timeout.
+    pub(crate) fn io_until<R>(
+        &self,
+        dir: Dir,
+        timeout: Option<Duration>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let _op = self.pd.half(dir).op.lock();
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if self.pd.is_closing() {
+                return Err(poll_desc::closed_error());
+            }
+            match op(&self.sock) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+            if self.nonblocking.load(Relaxed) {
+                return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+            }
+            if deadline.is_none() {
+                deadline =
+                    timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+            }
+            match self.pd.wait(dir, deadline) {
+                Wait::Ready => {}
+                Wait::TimedOut => return Err(io::Error::from_raw_os_error(libc::EAGAIN)),
+                Wait::Closed => return Err(poll_desc::closed_error()),
+            }
+        }
+    }
+
+    /// Waits until the socket is writable (a connect finished), without a
+    /// syscall first: for `connect`, whose `EINPROGRESS` is the `EAGAIN`.
+    pub(crate) fn wait_writable(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let _op = self.pd.write.op.lock();
+        let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+        match self.pd.wait(Dir::Write, deadline) {
+            Wait::Ready => Ok(()),
+            Wait::TimedOut => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection timed out",
+            )),
+            Wait::Closed => Err(poll_desc::closed_error()),
+        }
+    }
+
+    fn timeout(&self, dir: Dir) -> Option<Duration> {
+        let t = match dir {
+            Dir::Read => &self.read_timeout,
+            Dir::Write => &self.write_timeout,
+        };
+        match t.load(Relaxed) {
+            NO_TIMEOUT => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// std's `set_read_timeout`/`set_write_timeout`: zero is an error.
+    pub(crate) fn set_timeout(&self, dir: Dir, d: Option<Duration>) -> io::Result<()> {
+        let ns = match d {
+            Some(d) if d.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot set a 0 duration timeout",
+                ))
+            }
+            Some(d) => d.as_nanos().clamp(1, u64::MAX as u128) as u64,
+            None => NO_TIMEOUT,
+        };
+        match dir {
+            Dir::Read => self.read_timeout.store(ns, Relaxed),
+            Dir::Write => self.write_timeout.store(ns, Relaxed),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read_timeout(&self) -> Option<Duration> {
+        self.timeout(Dir::Read)
+    }
+
+    pub(crate) fn write_timeout(&self) -> Option<Duration> {
+        self.timeout(Dir::Write)
+    }
+
+    pub(crate) fn set_nonblocking(&self, on: bool) {
+        self.nonblocking.store(on, Relaxed);
+    }
+}
+
+/// A deadline for a timeout too long for `Instant`: about a century.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
+impl<S: AsRawFd> Drop for PollFd<S> {
+    fn drop(&mut self) {
+        self.pd.close();
+        let ops = (self.pd.read.op.lock(), self.pd.write.op.lock());
+        // A PollFd exists only once the poller does.
+        let poller = Poller::get().expect("the poller outlives its sockets");
+        poller.deregister(self.sock.as_raw_fd());
+        drop(ops);
+        // SAFETY: dropped once, here, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.sock) };
+        poller.release(self.pd);
+    }
+}
+
+impl<S: AsRawFd + std::fmt::Debug> std::fmt::Debug for PollFd<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.sock.fmt(f)
+    }
+}

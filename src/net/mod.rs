@@ -1,0 +1,177 @@
+//! `goroutines::net`: TCP, UDP and Unix sockets whose blocking calls park
+//! the calling goroutine on the network poller instead of blocking its OS
+//! thread. The shapes are std::net's (`bind`, `connect`, `accept`,
+//! `incoming`, `Read`/`Write` for `T` and `&T`, `set_read_timeout`, ...),
+//! and errors are plain `io::Error`s, so code written for std ports by
+//! changing the `use` line.
+//!
+//! ```
+//! use goroutines::net::{TcpListener, TcpStream};
+//! use std::io::{BufRead, BufReader, Write};
+//!
+//! let line = goroutines::run(|| {
+//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     goroutines::go(move || {
+//!         for conn in listener.incoming().take(1) {
+//!             let conn = conn.unwrap();
+//!             // One goroutine per connection: plain blocking code.
+//!             goroutines::go(move || {
+//!                 let mut line = String::new();
+//!                 BufReader::new(&conn).read_line(&mut line).unwrap();
+//!                 (&conn).write_all(line.to_uppercase().as_bytes()).unwrap();
+//!             });
+//!         }
+//!     });
+//!     let mut conn = TcpStream::connect(addr).unwrap();
+//!     conn.write_all(b"hello\n").unwrap();
+//!     let mut line = String::new();
+//!     BufReader::new(&conn).read_line(&mut line).unwrap();
+//!     line
+//! });
+//! assert_eq!(line, "HELLO\n");
+//! ```
+//!
+//! Layers, bottom up:
+//! * `socket.rs`: raw calls std lacks (non-blocking socket creation,
+//!   `SO_REUSEPORT`, backlog, non-blocking connect, `accept4`).
+//! * `poller.rs`: the process's edge-triggered epoll instance, its
+//!   `PollDesc` cache, and the thread that services it (for now).
+//! * `poll_desc.rs`: per-descriptor readiness slots and the park protocol
+//!   (Go's pollDesc); `op_lock.rs`: one operation per direction at a time.
+//! * `fd.rs`: `PollFd`, a std socket plus its registration, timeouts and
+//!   the try-park-retry loop.
+//! * `tcp.rs`, `udp.rs`, `unix.rs`: the public types.
+//!
+//! From a plain OS thread every call works too and blocks that thread.
+//!
+//! Name resolution (`ToSocketAddrs` with a host name) calls the system
+//! resolver directly and blocks the calling M for its duration (addresses
+//! given as IPs never block). Wrapping it in `goroutines::syscall` needs the
+//! address type to be `Send`, which std's signatures do not promise; a
+//! resolving variant is left for later.
+
+mod fd;
+mod op_lock;
+mod poll_desc;
+pub(crate) mod poller;
+mod socket;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixIncoming, UnixListener, UnixStream};
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+/// Tries `f` on each address `addr` resolves to; returns the first success
+/// or the last error, as std does.
+fn each_addr<A: ToSocketAddrs, T>(
+    addr: A,
+    mut f: impl FnMut(&SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(&a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}
+
+/// `Read`/`Write` for a stream type and its shared reference, plus the
+/// descriptor traits and `Debug`. The type has a field `inner: PollFd<S>`
+/// where `&S: Read + Write`.
+macro_rules! impl_stream_io {
+    ($ty:ty) => {
+        impl std::io::Read for &$ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.inner.io($crate::net::poll_desc::Dir::Read, |mut s| {
+                    std::io::Read::read(&mut s, buf)
+                })
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.inner.io($crate::net::poll_desc::Dir::Read, |mut s| {
+                    std::io::Read::read_vectored(&mut s, bufs)
+                })
+            }
+        }
+
+        impl std::io::Write for &$ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner.io($crate::net::poll_desc::Dir::Write, |mut s| {
+                    std::io::Write::write(&mut s, buf)
+                })
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.inner.io($crate::net::poll_desc::Dir::Write, |mut s| {
+                    std::io::Write::write_vectored(&mut s, bufs)
+                })
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.inner.get().as_raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.inner.get().as_fd()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.inner.fmt(f)
+            }
+        }
+    };
+}
+use impl_stream_io;

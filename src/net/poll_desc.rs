@@ -1,0 +1,417 @@
+//! `PollDesc`: what the poller knows about one registered descriptor (Go's
+//! `pollDesc`), and the protocol by which a goroutine waits for readiness.
+//!
+//! Each descriptor has two directions, read and write; each direction has
+//! one *slot*, a word in one of three states:
+//!
+//! ```text
+//!   EMPTY   nobody waits, no readiness recorded
+//!   READY   the poller saw readiness that nobody has consumed yet
+//!   node    a pointer to the WaitNode of the one parked waiter
+//! ```
+//!
+//! Transitions, each one CAS on the slot:
+//! 1. A reader whose syscall returned `EAGAIN` parks with an `unlock` (run
+//!    after it switched out) that publishes its node: `EMPTY -> node`. If
+//!    the slot is `READY` instead, it consumes it (`READY -> EMPTY`) and
+//!    cancels the park: readiness arrived between the syscall and the park,
+//!    so it retries the syscall. This closes the lost-wake-up window.
+//! 2. The poller, on an edge: `EMPTY -> READY`; `READY` stays; `node ->
+//!    EMPTY` and it wakes the node's waiter with outcome READY (the waiter
+//!    will retry its syscall, which sees everything that caused the edge).
+//! 3. A deadline (a [`Timer`], or the timed park of a plain thread) sets
+//!    the node's `expired`, then `node -> EMPTY` and wakes with TIMED_OUT.
+//! 4. Close sets `closing`, then `node -> EMPTY` and wakes with CLOSED.
+//!
+//! Exactly one party wakes a parked waiter: whoever wins the CAS that takes
+//! its node out of the slot. A `unlock` that published its node re-reads
+//! `closing` and `expired` afterwards and, if either is set, tries to take
+//! the node back itself (then it cancels the park). Both sides of those two
+//! races do "write my flag, then read the other's" in SeqCst (Dekker), so
+//! at least one of them sees the other: a close or an expired deadline is
+//! never missed.
+//!
+//! No ABA: a deadline or a cancelling `unlock` compares the slot against a
+//! node it holds a reference to, so that address cannot be reused while it
+//! compares. The poller and close take whatever node is there, which is
+//! always the right one to wake.
+//!
+//! Memory: `PollDesc`s live in the poller's type-stable cache and are never
+//! freed, so a stale event or a late timer touching one that has since been
+//! reused is memory-safe; at worst it is a spurious wake-up, after which the
+//! waiter retries its syscall and parks again. `seq`, carried in the epoll
+//! event, filters most stale events.
+//!
+//! At most one waiter per direction: the direction's [`OpLock`] serialises
+//! concurrent readers (or writers) of one socket, as Go's `fdMutex` does.
+
+use super::op_lock::OpLock;
+use crate::scheduler::g::WaitReason;
+use crate::scheduler::park::{self, Waiter};
+use crate::time::timer::Timer;
+use std::cell::UnsafeCell;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::Arc;
+use std::time::Instant;
+
+const EMPTY: usize = 0;
+const READY: usize = 1;
+
+/// Outcomes of a wait, written by whoever ended it.
+const WAITING: u8 = 0;
+const OUT_READY: u8 = 1;
+const OUT_TIMED_OUT: u8 = 2;
+const OUT_CLOSED: u8 = 3;
+
+/// How a wait for readiness ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Readiness was seen (or may have been): retry the syscall.
+    Ready,
+    /// The deadline passed first.
+    TimedOut,
+    /// The descriptor is being closed.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+/// One direction of a descriptor.
+pub(crate) struct Half {
+    /// EMPTY, READY or a `*const WaitNode` from `Arc::into_raw` (the slot
+    /// owns that reference). Every access is SeqCst: see the module docs.
+    slot: AtomicUsize,
+    /// Serialises operations in this direction.
+    pub(crate) op: OpLock,
+}
+
+/// Go's pollDesc. Lives forever in the poller's cache.
+pub(crate) struct PollDesc {
+    pub(crate) read: Half,
+    pub(crate) write: Half,
+    /// Set by `close`, cleared when the cache hands the desc out again.
+    closing: AtomicBool,
+    /// Bumped each time the desc is freed; its low 16 bits tag epoll
+    /// events, so an event for a previous owner is dropped.
+    pub(crate) seq: AtomicU32,
+    /// The registered descriptor, for debugging (-1 when free).
+    pub(crate) fd: AtomicI32,
+}
+
+/// A parked waiter, shared by the slot, the waiter itself and its timer.
+struct WaitNode {
+    /// Taken by the one party that removes the node from the slot, or
+    /// dropped with the node if it never was published. See `take_waiter`.
+    waiter: UnsafeCell<Option<Waiter>>,
+    /// WAITING until the wait ends; written (Release) before the wake-up,
+    /// read (Acquire) by the woken waiter.
+    outcome: AtomicU8,
+    /// Set (SeqCst) by the deadline before it tries to take the node.
+    expired: AtomicBool,
+}
+
+// SAFETY: `waiter` is only touched through `take_waiter`, by the party that
+// took the node out of its slot (one CAS winner), or when the last
+// reference drops; every other field is atomic. Waiter is Send.
+unsafe impl Sync for WaitNode {}
+
+impl WaitNode {
+    /// # Safety
+    /// The caller removed this node from its slot (won the CAS), so no one
+    /// else calls this for it.
+    unsafe fn take_waiter(&self) -> Option<Waiter> {
+        // SAFETY: exclusive per the contract above.
+        unsafe { (*self.waiter.get()).take() }
+    }
+}
+
+impl Half {
+    const fn new() -> Half {
+        Half {
+            slot: AtomicUsize::new(EMPTY),
+            op: OpLock::new(),
+        }
+    }
+
+    /// Step 1 of the protocol: publish `node`, unless readiness is pending
+    /// or the wait must end at once. True if the caller must now wait for a
+    /// wake-up; false if it must not wait (the outcome is set).
+    fn publish(&self, pd: &PollDesc, node: &Arc<WaitNode>) -> bool {
+        let ptr = Arc::into_raw(node.clone()) as usize;
+        loop {
+            match self.slot.compare_exchange(EMPTY, ptr, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(READY) => {
+                    if self
+                        .slot
+                        .compare_exchange(READY, EMPTY, SeqCst, SeqCst)
+                        .is_ok()
+                    {
+                        // SAFETY: `ptr` came from into_raw above and was not
+                        // published.
+                        drop(unsafe { Arc::from_raw(ptr as *const WaitNode) });
+                        node.outcome.store(OUT_READY, Release);
+                        return false;
+                    }
+                }
+                Err(EMPTY) => {}
+                Err(_) => crate::fatal(format_args!(
+                    "goroutines::net: two waiters in one direction of fd {}",
+                    pd.fd.load(Relaxed)
+                )),
+            }
+        }
+        // Published. Re-check what a closer or a deadline set before it
+        // looked at the slot (pairs with the SeqCst stores in close/expire).
+        let closing = pd.closing.load(SeqCst);
+        if (closing || node.expired.load(SeqCst)) && self.take(node) {
+            let out = if closing { OUT_CLOSED } else { OUT_TIMED_OUT };
+            node.outcome.store(out, Release);
+            return false;
+        }
+        true
+    }
+
+    /// Takes `node` back out of the slot; true if this call removed it (and
+    /// so owns the wake-up, which the caller does or cancels).
+    fn take(&self, node: &Arc<WaitNode>) -> bool {
+        let ptr = Arc::as_ptr(node) as usize;
+        if self
+            .slot
+            .compare_exchange(ptr, EMPTY, SeqCst, SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        // SAFETY: we removed it, so we own the slot's reference and its
+        // waiter; the caller does not need the waiter (it is the waiter, or
+        // wakes through `end`).
+        unsafe {
+            let owned = Arc::from_raw(ptr as *const WaitNode);
+            drop(owned.take_waiter());
+        }
+        true
+    }
+
+    /// Takes whatever node is in the slot and wakes it with `outcome`; if
+    /// the slot is empty and `outcome` is READY, records the readiness.
+    /// Returns whether a waiter was woken.
+    fn wake(&self, outcome: u8) -> bool {
+        loop {
+            let cur = self.slot.load(SeqCst);
+            match cur {
+                READY => return false,
+                EMPTY if outcome != OUT_READY => return false,
+                EMPTY => {
+                    if self
+                        .slot
+                        .compare_exchange(EMPTY, READY, SeqCst, SeqCst)
+                        .is_ok()
+                    {
+                        return false;
+                    }
+                }
+                ptr => {
+                    if self
+                        .slot
+                        .compare_exchange(ptr, EMPTY, SeqCst, SeqCst)
+                        .is_ok()
+                    {
+                        // SAFETY: we removed the node, so we own the slot's
+                        // reference and are the one party that wakes it.
+                        let node = unsafe { Arc::from_raw(ptr as *const WaitNode) };
+                        node.outcome.store(outcome, Release);
+                        // SAFETY: as above.
+                        if let Some(w) = unsafe { node.take_waiter() } {
+                            w.wake();
+                        }
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The deadline's side: mark expired, then take the node and wake it.
+    fn expire(&self, node: &Arc<WaitNode>) {
+        node.expired.store(true, SeqCst);
+        let ptr = Arc::as_ptr(node) as usize;
+        if self
+            .slot
+            .compare_exchange(ptr, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            // SAFETY: we removed it: the slot's reference and the wake-up
+            // are ours.
+            let owned = unsafe { Arc::from_raw(ptr as *const WaitNode) };
+            owned.outcome.store(OUT_TIMED_OUT, Release);
+            // SAFETY: as above.
+            if let Some(w) = unsafe { owned.take_waiter() } {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl PollDesc {
+    pub(crate) const fn new() -> PollDesc {
+        PollDesc {
+            read: Half::new(),
+            write: Half::new(),
+            closing: AtomicBool::new(false),
+            seq: AtomicU32::new(0),
+            fd: AtomicI32::new(-1),
+        }
+    }
+
+    pub(crate) fn half(&self, dir: Dir) -> &Half {
+        match dir {
+            Dir::Read => &self.read,
+            Dir::Write => &self.write,
+        }
+    }
+
+    /// Called by the cache before the desc is registered for `fd`, so no
+    /// event for `fd` can be seen before this. A stale event may still set
+    /// READY afterwards: that costs one spurious retry, nothing more.
+    pub(crate) fn reset(&self, fd: i32) {
+        self.read.slot.store(EMPTY, SeqCst);
+        self.write.slot.store(EMPTY, SeqCst);
+        self.closing.store(false, SeqCst);
+        self.fd.store(fd, Relaxed);
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(SeqCst)
+    }
+
+    /// Readiness from the poller. Returns how many waiters it woke.
+    pub(crate) fn notify(&self, readable: bool, writable: bool) -> usize {
+        let mut n = 0;
+        if readable && self.read.wake(OUT_READY) {
+            n += 1;
+        }
+        if writable && self.write.wake(OUT_READY) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Marks the desc closing and wakes both directions' waiters with
+    /// `Wait::Closed`. Later waits end at once with `Closed`.
+    pub(crate) fn close(&self) {
+        self.closing.store(true, SeqCst);
+        self.read.wake(OUT_CLOSED);
+        self.write.wake(OUT_CLOSED);
+    }
+
+    /// Parks the caller until `dir` may be ready, `deadline` passes, or the
+    /// desc is closed. The caller holds `dir`'s op lock and has just seen
+    /// `EAGAIN`. From a goroutine this parks it (its M runs others); from a
+    /// plain thread it blocks the thread.
+    pub(crate) fn wait(&'static self, dir: Dir, deadline: Option<Instant>) -> Wait {
+        if self.is_closing() {
+            return Wait::Closed;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Wait::TimedOut;
+        }
+        let waiter = Waiter::current();
+        match waiter {
+            Waiter::Thread(ref parker) => {
+                let parker = parker.clone();
+                self.wait_thread(dir, deadline, waiter, &parker)
+            }
+            Waiter::Goroutine(_) => self.wait_goroutine(dir, deadline, waiter),
+        }
+    }
+
+    fn wait_goroutine(&'static self, dir: Dir, deadline: Option<Instant>, waiter: Waiter) -> Wait {
+        let node = new_node(waiter);
+        // The timer starts before the park: if it fires before the node is
+        // published, `expired` tells the publishing unlock to cancel.
+        let timer = deadline.map(|d| {
+            let node = node.clone();
+            Timer::start(d, Box::new(move || self.half(dir).expire(&node)))
+        });
+        let for_unlock = node.clone();
+        // The closure owns everything it touches (`self` is 'static): once
+        // the node is published this goroutine may already be running
+        // elsewhere, and its stack frame is no longer ours to read.
+        park::park(WaitReason::IoWait, move || {
+            self.half(dir).publish(self, &for_unlock)
+        });
+        if let Some(t) = timer {
+            t.stop();
+        }
+        outcome(&node)
+    }
+
+    fn wait_thread(
+        &'static self,
+        dir: Dir,
+        deadline: Option<Instant>,
+        waiter: Waiter,
+        parker: &park::Parker,
+    ) -> Wait {
+        let node = new_node(waiter);
+        let half = self.half(dir);
+        if !half.publish(self, &node) {
+            return outcome(&node);
+        }
+        // Published: exactly one unpark is now owed to us, unless we take
+        // the node back ourselves. Consume it, so that no stale permit is
+        // left for this thread's next park elsewhere.
+        match deadline {
+            None => parker.park(),
+            Some(d) => loop {
+                let left = d.saturating_duration_since(Instant::now());
+                if !left.is_zero() && parker.park_timeout(left) {
+                    break;
+                }
+                if Instant::now() >= d {
+                    node.expired.store(true, SeqCst);
+                    if half.take(&node) {
+                        return Wait::TimedOut;
+                    }
+                    parker.park();
+                    break;
+                }
+            },
+        }
+        outcome(&node)
+    }
+}
+
+fn new_node(waiter: Waiter) -> Arc<WaitNode> {
+    Arc::new(WaitNode {
+        waiter: UnsafeCell::new(Some(waiter)),
+        outcome: AtomicU8::new(WAITING),
+        expired: AtomicBool::new(false),
+    })
+}
+
+fn outcome(node: &WaitNode) -> Wait {
+    match node.outcome.load(Acquire) {
+        OUT_READY => Wait::Ready,
+        OUT_TIMED_OUT => Wait::TimedOut,
+        OUT_CLOSED => Wait::Closed,
+        other => crate::fatal(format_args!(
+            "goroutines::net: a wait for readiness ended without an outcome ({other})"
+        )),
+    }
+}
+
+/// The error of an operation on a descriptor that is being closed (Go's
+/// `net.ErrClosed`).
+pub(crate) fn closed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "use of closed network connection",
+    )
+}
