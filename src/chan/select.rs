@@ -320,7 +320,7 @@ fn random_below(n: usize) -> usize {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     });
     // Lemire's multiply-shift: unbiased enough for n far below 2^64.
-    ((x >> 32) * n as u64 >> 32) as usize
+    (((x >> 32) * n as u64) >> 32) as usize
 }
 
 /// A select over a set of operations built at run time (crossbeam's
