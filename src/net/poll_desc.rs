@@ -415,3 +415,129 @@ pub(crate) fn closed_error() -> io::Error {
         "use of closed network connection",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Runtime;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    fn desc() -> &'static PollDesc {
+        let pd: &'static PollDesc = Box::leak(Box::new(PollDesc::new()));
+        pd.reset(-1);
+        pd
+    }
+
+    fn runtimes() -> Vec<Runtime> {
+        let pinned = Runtime::builder().max_procs(2).build().unwrap();
+        // SAFETY: these goroutines hold nothing thread-affine across parks.
+        let go = unsafe { Runtime::builder().max_procs(2).migrate_goroutines() }
+            .build()
+            .unwrap();
+        vec![pinned, go]
+    }
+
+    /// A close while a goroutine is parked on the desc wakes it with
+    /// `Closed`; later waits end at once.
+    #[test]
+    fn close_wakes_a_parked_waiter_with_closed() {
+        for rt in runtimes() {
+            rt.run(|| {
+                let pd = desc();
+                let parked = crate::go(move || {
+                    let _op = pd.read.op.lock();
+                    pd.wait(Dir::Read, None)
+                });
+                crate::time::sleep(Duration::from_millis(20));
+                pd.close();
+                assert_eq!(parked.join().unwrap(), Wait::Closed);
+                assert_eq!(pd.wait(Dir::Write, None), Wait::Closed);
+            });
+        }
+    }
+
+    /// The same from a plain thread.
+    #[test]
+    fn close_wakes_a_blocked_thread_with_closed() {
+        let pd = desc();
+        let t = std::thread::spawn(move || pd.wait(Dir::Write, None));
+        std::thread::sleep(Duration::from_millis(20));
+        pd.close();
+        assert_eq!(t.join().unwrap(), Wait::Closed);
+    }
+
+    /// Readiness recorded before anyone waits is consumed by the next wait,
+    /// which does not park; the one after that does.
+    #[test]
+    fn readiness_before_the_park_is_not_lost() {
+        let pd = desc();
+        assert_eq!(pd.notify(true, false), 0);
+        assert_eq!(pd.wait(Dir::Read, None), Wait::Ready);
+        let deadline = Instant::now() + Duration::from_millis(10);
+        assert_eq!(pd.wait(Dir::Read, Some(deadline)), Wait::TimedOut);
+        assert!(Instant::now() >= deadline);
+    }
+
+    /// Deadlines and readiness racing on the same waits: every wait ends
+    /// (Ready or TimedOut), none hangs, and no waiter is woken twice (that
+    /// would be a fatal "readying goroutine which is not parked").
+    #[test]
+    fn deadlines_racing_readiness_wake_each_waiter_once() {
+        for rt in runtimes() {
+            let pds: Vec<&'static PollDesc> = (0..4).map(|_| desc()).collect();
+            let stop = Arc::new(AtomicBool::new(false));
+            let notifier = {
+                let (pds, stop) = (pds.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut i = 0u64;
+                    while !stop.load(Relaxed) {
+                        for pd in &pds {
+                            pd.notify(true, i % 3 == 0);
+                        }
+                        i += 1;
+                        if i % 8 == 0 {
+                            std::thread::sleep(Duration::from_micros(20));
+                        }
+                    }
+                })
+            };
+            let waits = |pd: &'static PollDesc, dir: Dir| {
+                let mut outcomes = [0usize; 2];
+                for i in 0..1000u64 {
+                    let _op = pd.half(dir).op.lock();
+                    let d = Instant::now() + Duration::from_micros(i % 40);
+                    match pd.wait(dir, Some(d)) {
+                        Wait::Ready => outcomes[0] += 1,
+                        Wait::TimedOut => outcomes[1] += 1,
+                        Wait::Closed => unreachable!("nobody closes"),
+                    }
+                }
+                outcomes
+            };
+            let total = rt.run(move || {
+                let hs: Vec<_> = pds
+                    .iter()
+                    .flat_map(|&pd| {
+                        [
+                            crate::go(move || waits(pd, Dir::Read)),
+                            crate::go(move || waits(pd, Dir::Write)),
+                        ]
+                    })
+                    .collect();
+                // A plain thread waiting on its own desc at the same time.
+                let pd = desc();
+                let t = std::thread::spawn(move || waits(pd, Dir::Read));
+                let mut n = hs
+                    .into_iter()
+                    .map(|h| h.join().unwrap().iter().sum::<usize>())
+                    .sum::<usize>();
+                n += t.join().unwrap().iter().sum::<usize>();
+                n
+            });
+            stop.store(true, Relaxed);
+            notifier.join().unwrap();
+            assert_eq!(total, 9 * 1000);
+        }
+    }
+}

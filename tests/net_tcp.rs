@@ -1,0 +1,445 @@
+//! `goroutines::net` TCP: many connections at once, timeouts, half-close,
+//! reset, a plain thread talking to goroutines, and accept under
+//! descriptor exhaustion. Loopback only; every loop is bounded.
+
+mod common;
+mod net_common;
+
+use goroutines::net::{TcpListener, TcpStream};
+use net_common::{both_modes, within};
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 2000;
+const ROUNDS: usize = 100;
+const MSG: usize = 32;
+
+/// The bytes client `c` sends in round `r`: distinct per client and round,
+/// so a byte delivered to the wrong connection or out of order is caught.
+fn message(c: usize, r: usize) -> [u8; MSG] {
+    let mut m = [0u8; MSG];
+    for (i, b) in m.iter_mut().enumerate() {
+        *b = (c.wrapping_mul(31) ^ r.wrapping_mul(7) ^ i) as u8;
+    }
+    m[..4].copy_from_slice(&(c as u32).to_le_bytes());
+    m[4..8].copy_from_slice(&(r as u32).to_le_bytes());
+    m
+}
+
+fn echo(mut conn: TcpStream) -> usize {
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => {
+                conn.write_all(&buf[..n]).unwrap();
+                total += n;
+            }
+            Err(e) => panic!("server read: {e}"),
+        }
+    }
+}
+
+/// 2,000 clients x 100 round trips against one goroutine-per-connection
+/// echo server, all in one runtime with 2 Ps, in both modes: every byte
+/// comes back to the right client in order.
+#[test]
+fn many_concurrent_connections_echo_every_byte() {
+    for (mode, rt) in both_modes(2) {
+        let started = Instant::now();
+        let (echoed, checked) = within(Duration::from_secs(120), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                let server = goroutines::go(move || {
+                    let conns: Vec<_> = (0..CLIENTS)
+                        .map(|_| {
+                            let (conn, _) = listener.accept().unwrap();
+                            goroutines::go(move || echo(conn))
+                        })
+                        .collect();
+                    conns.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+                });
+                let checked = Arc::new(AtomicUsize::new(0));
+                let clients: Vec<_> = (0..CLIENTS)
+                    .map(|c| {
+                        let checked = checked.clone();
+                        goroutines::go(move || {
+                            let mut conn = TcpStream::connect(addr).unwrap();
+                            conn.set_nodelay(true).unwrap();
+                            let mut back = [0u8; MSG];
+                            for r in 0..ROUNDS {
+                                let m = message(c, r);
+                                conn.write_all(&m).unwrap();
+                                conn.read_exact(&mut back).unwrap();
+                                assert_eq!(back, m, "client {c} round {r}");
+                                checked.fetch_add(MSG, Ordering::Relaxed);
+                            }
+                        })
+                    })
+                    .collect();
+                for c in clients {
+                    c.join().unwrap();
+                }
+                (server.join().unwrap(), checked.load(Ordering::Relaxed))
+            })
+        });
+        assert_eq!(checked, CLIENTS * ROUNDS * MSG, "{mode}");
+        assert_eq!(echoed, CLIENTS * ROUNDS * MSG, "{mode}");
+        eprintln!(
+            "{mode}: {CLIENTS} clients x {ROUNDS} round trips in {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// A read with a timeout and no data fails after about the timeout with
+/// `WouldBlock` (`EAGAIN`), as std does on Linux; the stream still works.
+#[test]
+fn read_timeout_fires_with_would_block() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                let (mut server, _) = listener.accept().unwrap();
+                client
+                    .set_read_timeout(Some(Duration::from_millis(50)))
+                    .unwrap();
+                assert_eq!(
+                    client.read_timeout().unwrap(),
+                    Some(Duration::from_millis(50))
+                );
+                let t = Instant::now();
+                let err = client.read(&mut [0u8; 8]).unwrap_err();
+                let waited = t.elapsed();
+                assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+                assert_eq!(err.raw_os_error(), Some(libc::EAGAIN));
+                assert!(waited >= Duration::from_millis(50), "{waited:?}");
+                assert!(waited < Duration::from_secs(5), "{waited:?}");
+                // Still usable afterwards.
+                server.write_all(b"late").unwrap();
+                let mut buf = [0u8; 4];
+                client.read_exact(&mut buf).unwrap();
+                assert_eq!(&buf, b"late");
+            })
+        });
+    }
+}
+
+/// A write blocked on a full socket buffer (the peer never reads) fails
+/// after its timeout with `WouldBlock`.
+#[test]
+fn write_timeout_fires_when_the_peer_does_not_read() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                let (_server, _) = listener.accept().unwrap();
+                client
+                    .set_write_timeout(Some(Duration::from_millis(50)))
+                    .unwrap();
+                let chunk = vec![7u8; 64 * 1024];
+                let mut sent = 0usize;
+                // Loopback buffers hold a few MB at most; 1 GB is a bound,
+                // not an expectation.
+                let err = loop {
+                    match (&client).write(&chunk) {
+                        Ok(n) => sent += n,
+                        Err(e) => break e,
+                    }
+                    assert!(sent < 1 << 30, "the socket buffer never filled");
+                };
+                assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+                assert!(sent > 0);
+            })
+        });
+    }
+}
+
+#[test]
+fn zero_timeout_is_invalid_input_as_in_std() {
+    goroutines::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let err = client.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(client.read_timeout().unwrap(), None);
+    });
+}
+
+/// After the peer's `shutdown(Write)` a read returns 0 (end of file), and
+/// the half-closed connection still carries data the other way.
+#[test]
+fn read_returns_zero_after_peer_shuts_down_writing() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                let server = goroutines::go(move || {
+                    let (mut conn, _) = listener.accept().unwrap();
+                    let mut got = Vec::new();
+                    // Parks until the client's FIN arrives.
+                    conn.read_to_end(&mut got).unwrap();
+                    conn.write_all(&got).unwrap();
+                    got.len()
+                });
+                let mut client = TcpStream::connect(addr).unwrap();
+                client.write_all(b"half-closed").unwrap();
+                client.shutdown(Shutdown::Write).unwrap();
+                let mut back = Vec::new();
+                client.read_to_end(&mut back).unwrap();
+                assert_eq!(back, b"half-closed");
+                assert_eq!(server.join().unwrap(), 11);
+                assert_eq!(client.read(&mut [0u8; 4]).unwrap(), 0);
+            })
+        });
+    }
+}
+
+/// A peer that closes with `SO_LINGER` 0 sends a reset: a goroutine parked
+/// reading is woken and gets `ConnectionReset`.
+#[test]
+fn peer_reset_wakes_a_parked_reader_with_connection_reset() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                let reader = goroutines::go(move || {
+                    let (mut conn, _) = listener.accept().unwrap();
+                    conn.read(&mut [0u8; 16])
+                });
+                let client = TcpStream::connect(addr).unwrap();
+                // Let the reader park first.
+                goroutines::time::sleep(Duration::from_millis(20));
+                client.set_linger(Some(Duration::ZERO)).unwrap();
+                assert_eq!(client.linger().unwrap(), Some(Duration::ZERO));
+                drop(client);
+                let err = reader.join().unwrap().unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+            })
+        });
+    }
+}
+
+/// `shutdown(Read)` of our own stream wakes a goroutine parked reading it,
+/// which then reads end of file: std's way to interrupt a blocked reader.
+#[test]
+fn shutdown_read_wakes_a_parked_reader() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let client = Arc::new(TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+                let (_server, _) = listener.accept().unwrap();
+                let c = client.clone();
+                let reader = goroutines::go(move || (&*c).read(&mut [0u8; 16]).unwrap());
+                goroutines::time::sleep(Duration::from_millis(20));
+                client.shutdown(Shutdown::Read).unwrap();
+                assert_eq!(reader.join().unwrap(), 0);
+            })
+        });
+    }
+}
+
+/// Two goroutines reading one `&TcpStream` take turns; each message goes
+/// to exactly one of them.
+#[test]
+fn concurrent_readers_of_one_stream_take_turns() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let client = Arc::new(TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+                let (mut server, _) = listener.accept().unwrap();
+                let readers: Vec<_> = (0..4)
+                    .map(|_| {
+                        let c = client.clone();
+                        goroutines::go(move || {
+                            let mut buf = [0u8; 8];
+                            (&*c).read_exact(&mut buf).unwrap();
+                            u64::from_le_bytes(buf)
+                        })
+                    })
+                    .collect();
+                goroutines::time::sleep(Duration::from_millis(20));
+                for i in 0..4u64 {
+                    server.write_all(&i.to_le_bytes()).unwrap();
+                    goroutines::time::sleep(Duration::from_millis(2));
+                }
+                let mut got: Vec<u64> = readers.into_iter().map(|h| h.join().unwrap()).collect();
+                got.sort_unstable();
+                assert_eq!(got, vec![0, 1, 2, 3]);
+            })
+        });
+    }
+}
+
+#[test]
+fn connect_to_a_closed_port_is_refused() {
+    goroutines::run(|| {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let err = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+    });
+}
+
+#[test]
+fn ipv6_loopback_works_when_available() {
+    goroutines::run(|| {
+        let Ok(listener) = TcpListener::bind("[::1]:0") else {
+            eprintln!("no IPv6 loopback here; skipped");
+            return;
+        };
+        let addr = listener.local_addr().unwrap();
+        assert!(addr.is_ipv6());
+        let mut client = TcpStream::connect(addr).unwrap();
+        let (mut server, peer) = listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        assert_eq!(client.peer_addr().unwrap(), addr);
+        client.write_all(b"six").unwrap();
+        let mut buf = [0u8; 3];
+        server.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"six");
+    });
+}
+
+/// A plain std thread, with std's own blocking sockets and with ours
+/// (which then block the thread), talks to a goroutine server.
+#[test]
+fn plain_threads_talk_to_a_goroutine_server() {
+    let rt = goroutines::Runtime::builder().max_procs(2).build().unwrap();
+    let listener = rt.run(|| TcpListener::bind("127.0.0.1:0").unwrap());
+    let addr = listener.local_addr().unwrap();
+    let server = rt.go(move || {
+        for _ in 0..2 {
+            let (conn, _) = listener.accept().unwrap();
+            goroutines::go(move || echo(conn));
+        }
+    });
+    within(Duration::from_secs(20), "plain threads", move || {
+        let std_client = std::thread::spawn(move || {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            for r in 0..100 {
+                let m = message(1, r);
+                c.write_all(&m).unwrap();
+                let mut back = [0u8; MSG];
+                c.read_exact(&mut back).unwrap();
+                assert_eq!(back, m);
+            }
+        });
+        let our_client = std::thread::spawn(move || {
+            assert!(goroutines::goroutine_id().is_none());
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            for r in 0..100 {
+                let m = message(2, r);
+                c.write_all(&m).unwrap();
+                let mut back = [0u8; MSG];
+                c.read_exact(&mut back).unwrap();
+                assert_eq!(back, m);
+            }
+            // A timeout on a plain thread: no goroutine timer involved.
+            c.set_read_timeout(Some(Duration::from_millis(30))).unwrap();
+            let t = Instant::now();
+            let err = c.read(&mut [0u8; 1]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WouldBlock);
+            assert!(t.elapsed() >= Duration::from_millis(30));
+        });
+        std_client.join().unwrap();
+        our_client.join().unwrap();
+    });
+    server.join().unwrap();
+}
+
+const EXHAUST_CHILD: &str = "GOROUTINES_NET_EXHAUST";
+const PENDING: usize = 8;
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// The child half of `accept_recovers_after_descriptor_exhaustion`: with
+/// RLIMIT_NOFILE lowered, fill the table, see accept fail with EMFILE
+/// while connections wait, free descriptors, accept them all, leak none.
+fn exhaust_and_recover() {
+    let rt = goroutines::Runtime::builder().max_procs(2).build().unwrap();
+    rt.run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<TcpStream> = (0..PENDING)
+            .map(|_| TcpStream::connect(addr).unwrap())
+            .collect();
+        let before = open_fds();
+        let limit = (before + 16) as libc::rlim_t;
+        let rl = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: limit,
+        };
+        // SAFETY: setrlimit reads a live rlimit.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+        // Fill the table.
+        let mut filler = Vec::new();
+        let devnull = std::fs::File::open("/dev/null").unwrap();
+        for _ in 0..64 {
+            match devnull.try_clone() {
+                Ok(f) => filler.push(f),
+                Err(e) => {
+                    assert_eq!(e.raw_os_error(), Some(libc::EMFILE));
+                    break;
+                }
+            }
+        }
+        for _ in 0..3 {
+            let err = listener.accept().unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
+        }
+        drop(filler);
+        let mut accepted = Vec::new();
+        for (i, mut c) in clients.into_iter().enumerate() {
+            let (mut s, _) = listener.accept().unwrap();
+            c.write_all(&[i as u8]).unwrap();
+            let mut b = [0u8];
+            s.read_exact(&mut b).unwrap();
+            assert_eq!(b[0], i as u8);
+            accepted.push((c, s));
+        }
+        drop(accepted);
+        drop(devnull);
+        assert_eq!(open_fds(), before - PENDING, "descriptors leaked");
+    });
+    println!("exhaust-and-recover ok");
+}
+
+/// `accept` under EMFILE returns the error, the listener keeps working and
+/// nothing leaks (run in a child process with a lowered RLIMIT_NOFILE).
+#[test]
+fn accept_recovers_after_descriptor_exhaustion() {
+    if common::is_child() {
+        if std::env::var_os(EXHAUST_CHILD).is_some() {
+            exhaust_and_recover();
+        }
+        return;
+    }
+    let out = common::run_child(
+        "accept_recovers_after_descriptor_exhaustion",
+        &[(EXHAUST_CHILD, "1")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("exhaust-and-recover ok"),
+        "child failed: {}\n{}",
+        stdout,
+        common::stderr(&out)
+    );
+}
