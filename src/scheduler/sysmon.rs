@@ -11,7 +11,9 @@
 //!    kernel (an unannotated blocking call, read from
 //!    `/proc/self/task/TID/stat`), and the fix. The P's unstarted
 //!    goroutines are offered to idle Ps (`wakep`), so they run elsewhere.
-//! 3. With `GOROUTINES_DEBUG=schedtrace=MS`, it prints a `SCHED` line every
+//! 3. Every [`SCAVENGE_EVERY`] it releases the cold pages of stacks that
+//!    have lingered on the arena's warm list (beyond [`WARM_STACKS`]).
+//! 4. With `GOROUTINES_DEBUG=schedtrace=MS`, it prints a `SCHED` line every
 //!    MS milliseconds (and per-P lines with `scheddetail=1`).
 //!
 //! It sleeps 20 µs between cycles while it has something to do and backs off
@@ -29,6 +31,9 @@ use std::time::{Duration, Instant};
 
 /// How long a goroutine may run before sysmon asks it to yield.
 pub(crate) const TIME_SLICE: Duration = Duration::from_millis(10);
+/// How often sysmon scavenges stacks, and how many warm ones it leaves.
+pub(crate) const SCAVENGE_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const WARM_STACKS: usize = 256;
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 
@@ -63,6 +68,7 @@ fn run(shared: &Shared, settings: &Settings) {
     let mut delay = MIN_DELAY;
     let mut idle_cycles = 0u32;
     let mut next_trace = settings.schedtrace.map(|p| start + p);
+    let mut next_scavenge = start + SCAVENGE_EVERY;
     loop {
         let sleep = match next_trace {
             Some(t) => delay.min(t.saturating_duration_since(Instant::now())),
@@ -98,6 +104,10 @@ fn run(shared: &Shared, settings: &Settings) {
                     shared.wakep();
                 }
             }
+        }
+        if now >= next_scavenge {
+            shared.arena.scavenge(WARM_STACKS);
+            next_scavenge = now + SCAVENGE_EVERY;
         }
         if let (Some(t), Some(period)) = (next_trace, settings.schedtrace) {
             if now >= t {

@@ -55,6 +55,9 @@ struct State {
     slots_in_last: usize,
     /// Stacks returned by Ps, cold pages already released.
     free: Vec<Stack>,
+    /// Stacks returned by Ps whose pages are still resident: handed out
+    /// first (no page faults), released by `scavenge` when they linger.
+    warm: Vec<Stack>,
     /// Slots ever carved (the number of guard pages installed).
     carved: usize,
     /// mprotect mode only: the most slots the map-count budget allows.
@@ -74,6 +77,7 @@ impl Arena {
                 next_slot: 0,
                 slots_in_last: 0,
                 free: Vec::new(),
+                warm: Vec::new(),
                 carved: 0,
                 mprotect_limit: 0,
             }),
@@ -92,7 +96,7 @@ impl Arena {
         let st = self.lock();
         (
             st.carved,
-            st.free.len(),
+            st.free.len() + st.warm.len(),
             st.chunks.iter().map(|c| c.1).sum(),
         )
     }
@@ -110,7 +114,7 @@ impl Arena {
     /// A guarded stack: a recycled one if any, else a fresh slot.
     pub(crate) fn alloc(&self) -> io::Result<Stack> {
         let mut st = self.lock();
-        if let Some(stack) = st.free.pop() {
+        if let Some(stack) = st.warm.pop().or_else(|| st.free.pop()) {
             return Ok(stack);
         }
         if st.next_slot == st.slots_in_last {
@@ -127,12 +131,28 @@ impl Arena {
         })
     }
 
-    /// Takes back stacks, releasing their cold pages first.
+    /// Takes back stacks from a P's overflowing cache. They stay warm
+    /// until [`Arena::scavenge`].
     pub(crate) fn free(&self, stacks: Vec<Stack>) {
-        for s in &stacks {
+        self.lock().warm.extend(stacks);
+    }
+
+    /// Releases the cold pages of warm stacks beyond the `keep` most recent
+    /// ones (sysmon calls this periodically, as Go's scavenger does). The
+    /// `madvise` calls happen outside the lock.
+    pub(crate) fn scavenge(&self, keep: usize) {
+        let batch: Vec<Stack> = {
+            let mut st = self.lock();
+            if st.warm.len() <= keep {
+                return;
+            }
+            let n = st.warm.len() - keep;
+            st.warm.drain(..n).collect()
+        };
+        for s in &batch {
             s.release_cold_pages();
         }
-        self.lock().free.extend(stacks);
+        self.lock().free.extend(batch);
     }
 
     fn map_chunk(&self, st: &mut State) -> io::Result<()> {
