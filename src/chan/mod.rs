@@ -110,6 +110,8 @@ mod array;
 mod counter;
 mod error;
 mod list;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod select;
 mod select_macro;
 pub(crate) mod wait;

@@ -288,10 +288,14 @@ where
     }
 }
 
-/// Fisher-Yates over 0..n.
+/// Fisher-Yates over 0..n. (Under loom the order stays fixed, so that
+/// executions replay.)
 fn shuffle(order: &mut [usize]) {
     for (i, slot) in order.iter_mut().enumerate() {
         *slot = i;
+    }
+    if cfg!(loom) {
+        return;
     }
     for i in (1..order.len()).rev() {
         let j = random_below(i + 1);

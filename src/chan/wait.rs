@@ -496,43 +496,32 @@ mod parking {
 }
 
 /// A loom model of the park/ready pair with the plain-thread semantics:
-/// `unlock` runs, then the thread blocks until its permit is set. One
-/// permit per thread, not accumulating, as the real futex `Parker`.
+/// `unlock` runs, then the thread blocks until unparked. loom's park keeps
+/// one unpark token, as the real futex `Parker` keeps one permit, and the
+/// wait protocol sends exactly one wake per park that was not cancelled.
 #[cfg(loom)]
 mod parking {
-    use crate::loom::sync::atomic::{AtomicBool, Ordering};
-    use crate::loom::sync::Arc;
     use crate::scheduler::g::WaitReason;
-
-    loom::thread_local! {
-        static PERMIT: Arc<AtomicBool> = Arc::new(AtomicBool::new(false));
-    }
 
     pub(crate) struct Waiter {
         thread: loom::thread::Thread,
-        permit: Arc<AtomicBool>,
     }
 
     impl Waiter {
         pub(crate) fn current() -> Waiter {
             Waiter {
                 thread: loom::thread::current(),
-                permit: PERMIT.with(|p| p.clone()),
             }
         }
 
         pub(crate) fn wake(self) {
-            self.permit.store(true, Ordering::Release);
             self.thread.unpark();
         }
     }
 
     pub(crate) fn park(_reason: WaitReason, unlock: impl FnOnce() -> bool) {
         if unlock() {
-            let permit = PERMIT.with(|p| p.clone());
-            while !permit.swap(false, Ordering::Acquire) {
-                loom::thread::park();
-            }
+            loom::thread::park();
         }
     }
 }
