@@ -60,9 +60,9 @@ impl<S: AsRawFd> PollFd<S> {
 
     /// Runs `op` until it does not return `WouldBlock`, parking on the
     /// poller for `dir` in between. See the module docs.
-    pub(crate) fn io<R>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+    pub(crate) fn io<R>(&self, dir: Dir, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         let timeout = self.timeout(dir);
-        self.io_until(dir, timeout, |s| op(s))
+        self.io_until(dir, timeout, op)
     }
 
     /// As [`io`](Self::io), with an explicit per-operation timeout.
@@ -72,6 +72,9 @@ impl<S: AsRawFd> PollFd<S> {
         timeout: Option<Duration>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
+        // An operation that never has to wait would otherwise never yield:
+        // honour sysmon's time-slice request here, before taking the lock.
+        crate::scheduler::m::preempt_point();
         let _op = self.pd.half(dir).op.lock();
         let mut deadline: Option<Instant> = None;
         loop {

@@ -493,10 +493,10 @@ mod tests {
                     let mut i = 0u64;
                     while !stop.load(Relaxed) {
                         for pd in &pds {
-                            pd.notify(true, i % 3 == 0);
+                            pd.notify(true, i.is_multiple_of(3));
                         }
                         i += 1;
-                        if i % 8 == 0 {
+                        if i.is_multiple_of(8) {
                             std::thread::sleep(Duration::from_micros(20));
                         }
                     }
