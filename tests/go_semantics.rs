@@ -574,6 +574,33 @@ fn select_timeout_fires_only_when_nothing_arrives() {
     });
 }
 
+/// Timer channels in a select: `after` fires once, `tick` repeatedly, and a
+/// ready channel still wins before them.
+#[test]
+fn after_and_tick_arms_fire_in_select() {
+    both_modes(2, || {
+        let (tx, rx) = chan::bounded::<u32>(1);
+        tx.send(3).unwrap();
+        select! {
+            recv(rx) -> v => assert_eq!(v, Ok(3)),
+            recv(chan::after(Duration::from_secs(10))) -> _ => panic!("timer beat a ready channel"),
+        }
+        let t = std::time::Instant::now();
+        select! {
+            recv(rx) -> _ => unreachable!(),
+            recv(chan::after(Duration::from_millis(10))) -> v => assert!(v.is_ok()),
+        }
+        assert!(t.elapsed() >= Duration::from_millis(10));
+        let ticks = chan::tick(Duration::from_millis(2));
+        for _ in 0..3 {
+            select! {
+                recv(ticks) -> v => assert!(v.is_ok()),
+                default(Duration::from_secs(10)) => panic!("tick did not fire"),
+            }
+        }
+    });
+}
+
 /// A select send arm parked on a rendezvous channel is completed by a
 /// receiver that arrives later (the reservation path).
 #[test]

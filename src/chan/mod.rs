@@ -32,6 +32,8 @@
 //! * [`unbounded()`](unbounded): sends never wait.
 //! * [`never()`]: a receiver that never delivers (Go's nil channel), useful
 //!   to switch off an arm of [`select!`].
+//! * [`after(d)`](after) and [`tick(d)`](tick): timer channels (from
+//!   [`crate::time`]), for timeouts and periodic work in a select.
 //!
 //! ```
 //! use goroutines::chan;
@@ -119,6 +121,9 @@ mod zero;
 
 #[doc(inline)]
 pub use crate::select;
+/// Timer channels, defined in [`crate::time`]: `after(d)` delivers one
+/// `Instant` after `d`, `tick(d)` one every `d`.
+pub use crate::time::{after, tick};
 pub use error::{
     RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
     TrySelectError, TrySendError,
