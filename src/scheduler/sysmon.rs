@@ -5,12 +5,13 @@
 //!    whole time slice ([`TIME_SLICE`], 10 ms as in Go) gets its `preempt`
 //!    flag set: the goroutine yields at its next runtime call.
 //! 2. If it still has not switched out a time slice later (it reaches no
-//!    runtime call that could honour the flag), sysmon reports it, once per
-//!    episode: which goroutine,
-//!    for how long, whether its thread is on a CPU (a hog) or asleep in the
-//!    kernel (an unannotated blocking call, read from
-//!    `/proc/self/task/TID/stat`), and the fix. The P's unstarted
-//!    goroutines are offered to idle Ps (`wakep`), so they run elsewhere.
+//!    runtime call that could honour the flag) and its thread did get a CPU
+//!    meanwhile (a thread waiting for a CPU on a busy machine is no hog),
+//!    sysmon reports it, once per episode: which goroutine, for how long,
+//!    whether its thread is on a CPU (a hog) or asleep in the kernel (an
+//!    unannotated blocking call), read from `/proc/self/task/TID/stat` and
+//!    `schedstat`, and the fix. The P's unstarted goroutines are offered to
+//!    idle Ps (`wakep`), so they run elsewhere.
 //! 3. Every [`SCAVENGE_EVERY`] it releases the cold pages of stacks that
 //!    have lingered on the arena's warm list (beyond [`WARM_STACKS`]).
 //! 4. With `GOROUTINES_DEBUG=schedtrace=MS`, it prints a `SCHED` line every
@@ -43,6 +44,8 @@ struct Watch {
     switches: u64,
     since: Instant,
     reported: bool,
+    /// The holder thread's CPU time (ns) when the preempt flag was set.
+    cpu_at_flag: Option<u64>,
 }
 
 /// Starts the sysmon thread of `shared`.
@@ -57,14 +60,13 @@ pub(crate) fn start(
 
 fn run(shared: &Shared, settings: &Settings) {
     let start = Instant::now();
-    let mut watch = vec![
-        Watch {
-            switches: 0,
-            since: start,
-            reported: false
-        };
-        shared.ps.len()
-    ];
+    let fresh = |switches, since| Watch {
+        switches,
+        since,
+        reported: false,
+        cpu_at_flag: None,
+    };
+    let mut watch = vec![fresh(0, start); shared.ps.len()];
     let mut delay = MIN_DELAY;
     let mut idle_cycles = 0u32;
     let mut next_trace = settings.schedtrace.map(|p| start + p);
@@ -84,11 +86,7 @@ fn run(shared: &Shared, settings: &Settings) {
             let switches = p.switches.load(Ordering::Relaxed);
             let g = p.curg.load(Ordering::Relaxed);
             if g == 0 || switches != w.switches {
-                *w = Watch {
-                    switches,
-                    since: now,
-                    reported: false,
-                };
+                *w = fresh(switches, now);
                 continue;
             }
             let ran = now - w.since;
@@ -96,13 +94,26 @@ fn run(shared: &Shared, settings: &Settings) {
                 continue;
             }
             p.preempt.store(true, Ordering::Relaxed);
-            if ran >= 2 * TIME_SLICE && !w.reported {
-                w.reported = true;
-                acted = true;
-                report_stall(shared, p, g, ran);
-                if !p.runq.is_empty() {
-                    shared.wakep();
-                }
+            let tid = p.holder_tid.load(Ordering::Relaxed);
+            let Some(cpu_at_flag) = w.cpu_at_flag else {
+                w.cpu_at_flag = thread_cpu_ns(tid);
+                continue;
+            };
+            if ran < 2 * TIME_SLICE || w.reported {
+                continue;
+            }
+            // A thread that got little CPU since the flag was set was waiting
+            // for a CPU (the machine is busy), not hogging one.
+            let state = thread_state(tid);
+            let cpu = thread_cpu_ns(tid).map_or(u64::MAX, |c| c.saturating_sub(cpu_at_flag));
+            if matches!(state, Some(('R', _))) && cpu < TIME_SLICE.as_nanos() as u64 / 2 {
+                continue;
+            }
+            w.reported = true;
+            acted = true;
+            report_stall(shared, p, g, ran, state);
+            if !p.runq.is_empty() {
+                shared.wakep();
             }
         }
         if now >= next_scavenge {
@@ -135,9 +146,21 @@ fn thread_state(tid: i32) -> Option<(char, String)> {
     Some((state, wchan))
 }
 
-fn report_stall(shared: &Shared, p: &super::p::P, g: u64, ran: Duration) {
+/// Nanoseconds thread `tid` has spent on a CPU (`schedstat`'s first field).
+fn thread_cpu_ns(tid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+fn report_stall(
+    shared: &Shared,
+    p: &super::p::P,
+    g: u64,
+    ran: Duration,
+    state: Option<(char, String)>,
+) {
     let tid = p.holder_tid.load(Ordering::Relaxed);
-    let doing = match thread_state(tid) {
+    let doing = match state {
         Some(('R', _)) => {
             "running on a CPU without reaching a scheduling point (a CPU-bound loop? \
                            call goroutines::yield_now() in it)"

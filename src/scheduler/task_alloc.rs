@@ -9,9 +9,11 @@
 //!
 //! * Blocks come in eight size classes up to 1 KiB, 64-byte aligned.
 //!   Larger or more-aligned tasks use the global allocator.
-//! * Memory comes from 4 MiB chunks mapped with `MADV_HUGEPAGE`, so a
-//!   million goroutines fault in a few dozen huge pages rather than tens of
-//!   thousands of small ones.
+//! * Memory comes from 4 MiB chunks, handed to threads 64 KiB at a time,
+//!   and each 64 KiB is populated with one `MADV_POPULATE_WRITE` call
+//!   rather than sixteen page faults. (Huge pages were tried: with the
+//!   kernel's `defrag=madvise` default, faulting one in could stall the
+//!   spawning goroutine for 10-20 ms of compaction.)
 //! * Each thread keeps a bump region and per-class free lists; a list that
 //!   grows past [`CACHE_MAX`] hands half to the global lists, and a thread
 //!   that exits hands all of it back.
@@ -25,6 +27,9 @@
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::sync::Mutex;
+
+/// `MADV_POPULATE_WRITE` (Linux 5.14); libc does not name it everywhere.
+const MADV_POPULATE_WRITE: libc::c_int = 23;
 
 const CLASSES: [usize; 8] = [64, 128, 192, 256, 384, 512, 768, 1024];
 const ALIGN: usize = 64;
@@ -169,14 +174,16 @@ fn carve(g: &mut Global, len: usize) -> (usize, usize) {
         if p == libc::MAP_FAILED {
             std::alloc::handle_alloc_error(Layout::from_size_align(CHUNK, ALIGN).expect("valid"));
         }
-        // SAFETY: advice on our own fresh mapping; failure only means small
-        // pages.
-        unsafe { libc::madvise(p, CHUNK, libc::MADV_HUGEPAGE) };
         g.next = p as usize;
         g.end = p as usize + CHUNK;
     }
     let start = g.next;
     g.next += len;
+    if len >= SLAB {
+        // SAFETY: advice on part of our own mapping; on kernels before 5.14
+        // it fails with EINVAL and the pages fault in one by one instead.
+        unsafe { libc::madvise(start as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
+    }
     (start, start + len)
 }
 
