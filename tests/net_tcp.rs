@@ -443,3 +443,86 @@ fn accept_recovers_after_descriptor_exhaustion() {
         common::stderr(&out)
     );
 }
+
+/// A `try_clone`d handle is the same connection: one goroutine writes
+/// through the clone while another reads through the original.
+#[test]
+fn try_clone_gives_a_second_handle_on_the_connection() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                client
+                    .set_read_timeout(Some(Duration::from_secs(9)))
+                    .unwrap();
+                let (server, _) = listener.accept().unwrap();
+                let mut writer = client.try_clone().unwrap();
+                assert_eq!(writer.read_timeout().unwrap(), Some(Duration::from_secs(9)));
+                assert_eq!(writer.peer_addr().unwrap(), client.peer_addr().unwrap());
+                let echo = goroutines::go(move || echo(server));
+                let reader = goroutines::go(move || {
+                    let mut client = client;
+                    let mut got = vec![0u8; 1000];
+                    client.read_exact(&mut got).unwrap();
+                    got
+                });
+                let sent: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+                for chunk in sent.chunks(100) {
+                    writer.write_all(chunk).unwrap();
+                }
+                assert_eq!(reader.join().unwrap(), sent);
+                drop(writer); // last handle: the echo server sees EOF
+                assert_eq!(echo.join().unwrap(), 1000);
+            })
+        });
+    }
+}
+
+#[test]
+fn connect_timeout_connects_and_rejects_a_zero_timeout() {
+    goroutines::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let c = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+        assert_eq!(c.peer_addr().unwrap(), addr);
+        let err = TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    });
+}
+
+/// Two `bind_reuseport` listeners share one port and the kernel spreads
+/// connections over both; a plain `bind` of the same port is refused.
+#[test]
+fn reuseport_listeners_share_a_port() {
+    goroutines::run(|| {
+        let a = TcpListener::bind_reuseport("127.0.0.1:0").unwrap();
+        let addr = a.local_addr().unwrap();
+        let b = TcpListener::bind_reuseport(addr).unwrap();
+        assert_eq!(
+            TcpListener::bind(addr).unwrap_err().kind(),
+            ErrorKind::AddrInUse
+        );
+        let clients: Vec<_> = (0..64).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let mut counts = [0usize; 2];
+        let started = Instant::now();
+        while counts.iter().sum::<usize>() < clients.len()
+            && started.elapsed() < Duration::from_secs(5)
+        {
+            for (i, l) in [&a, &b].into_iter().enumerate() {
+                loop {
+                    match l.accept() {
+                        Ok(_) => counts[i] += 1,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("accept: {e}"),
+                    }
+                }
+            }
+            goroutines::time::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(counts.iter().sum::<usize>(), 64, "{counts:?}");
+        assert!(counts[0] > 0 && counts[1] > 0, "{counts:?}");
+    });
+}
