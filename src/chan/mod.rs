@@ -234,6 +234,12 @@ enum ReceiverFlavor<T> {
     Never,
 }
 
+/// Every channel operation may yield once the goroutine has run past its
+/// time slice (DESIGN.md), even when it completes without waiting.
+pub(crate) fn preempt_point() {
+    crate::scheduler::m::preempt_point();
+}
+
 fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
@@ -243,6 +249,7 @@ impl<T> Sender<T> {
     /// receiver). Fails, giving the value back, once the channel is closed
     /// or has no receivers.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        preempt_point();
         match &self.flavor {
             SenderFlavor::Array(s) => s.chan().send(value, None),
             SenderFlavor::List(s) => return s.chan().send(value),
@@ -253,6 +260,7 @@ impl<T> Sender<T> {
 
     /// Sends without waiting.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        preempt_point();
         match &self.flavor {
             SenderFlavor::Array(s) => s.chan().try_send(value),
             SenderFlavor::List(s) => s.chan().send(value).map_err(TrySendError::from),
@@ -270,6 +278,7 @@ impl<T> Sender<T> {
 
     /// Sends, waiting until `deadline` at most.
     pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        preempt_point();
         match &self.flavor {
             SenderFlavor::Array(s) => s.chan().send(value, Some(deadline)),
             SenderFlavor::List(s) => s.chan().send(value).map_err(SendTimeoutError::from),
@@ -447,6 +456,7 @@ impl<T> Receiver<T> {
 
     /// Receives without waiting.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        preempt_point();
         match &self.flavor {
             ReceiverFlavor::Array(r) => r.chan().try_recv(),
             ReceiverFlavor::List(r) => r.chan().try_recv(),
@@ -466,6 +476,7 @@ impl<T> Receiver<T> {
     }
 
     fn recv_inner(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        preempt_point();
         match &self.flavor {
             ReceiverFlavor::Array(r) => r.chan().recv(deadline),
             ReceiverFlavor::List(r) => r.chan().recv(deadline),

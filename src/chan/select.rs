@@ -231,6 +231,7 @@ pub fn run_arms<'x, A>(arms: &mut [A], block: Block) -> Option<usize>
 where
     A: DerefMut<Target = dyn Arm + 'x>,
 {
+    super::preempt_point();
     let n = arms.len();
     let mut small = [0usize; 32];
     let mut large = Vec::new();

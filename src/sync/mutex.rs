@@ -93,6 +93,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks, parking the goroutine (or blocking the thread) while another
     /// holds it.
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        crate::chan::preempt_point();
         // Acquire pairs with unlock's Release: the previous holder's writes
         // are visible to us.
         if self
