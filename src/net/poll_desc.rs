@@ -58,6 +58,14 @@ use std::time::Instant;
 const EMPTY: usize = 0;
 const READY: usize = 1;
 
+/// Waiters whose node is in a slot right now, in all PollDescs (Go's
+/// `netpollWaiters`): while it is non-zero the poller may still wake a
+/// goroutine, so a deadlock check must not report "all asleep". Raised
+/// when a node is published, lowered by whoever takes it out (SeqCst, so
+/// a checker that reads it after seeing every goroutine parked cannot
+/// miss a waiter that is still published).
+pub(crate) static IO_WAITERS: AtomicUsize = AtomicUsize::new(0);
+
 /// Outcomes of a wait, written by whoever ended it.
 const WAITING: u8 = 0;
 const OUT_READY: u8 = 1;
@@ -144,9 +152,15 @@ impl Half {
     fn publish(&self, pd: &PollDesc, node: &Arc<WaitNode>) -> bool {
         let ptr = Arc::into_raw(node.clone()) as usize;
         loop {
-            match self.slot.compare_exchange(EMPTY, ptr, SeqCst, SeqCst) {
-                Ok(_) => break,
-                Err(READY) => {
+            // Counted before it is published, so a checker never sees a
+            // published node uncounted.
+            IO_WAITERS.fetch_add(1, SeqCst);
+            let Err(cur) = self.slot.compare_exchange(EMPTY, ptr, SeqCst, SeqCst) else {
+                break;
+            };
+            IO_WAITERS.fetch_sub(1, SeqCst);
+            match cur {
+                READY => {
                     if self
                         .slot
                         .compare_exchange(READY, EMPTY, SeqCst, SeqCst)
@@ -159,8 +173,8 @@ impl Half {
                         return false;
                     }
                 }
-                Err(EMPTY) => {}
-                Err(_) => crate::fatal(format_args!(
+                EMPTY => {}
+                _ => crate::fatal(format_args!(
                     "goroutines::net: two waiters in one direction of fd {}",
                     pd.fd.load(Relaxed)
                 )),
@@ -538,6 +552,9 @@ mod tests {
             stop.store(true, Relaxed);
             notifier.join().unwrap();
             assert_eq!(total, 9 * 1000);
+            // Other tests may be waiting right now, so only an underflow (a
+            // waiter uncounted twice) is certain to be a bug here.
+            assert!(IO_WAITERS.load(SeqCst) < 1 << 20, "IO_WAITERS underflowed");
         }
     }
 }

@@ -65,7 +65,28 @@ static POLLER: OnceLock<Poller> = OnceLock::new();
 /// retried later rather than being cached forever.
 static INIT: Mutex<()> = Mutex::new(());
 
+/// How many goroutines or threads are parked on the poller right now (Go's
+/// `netpollWaiters`). For the deadlock check: while it is non-zero, a
+/// network event may still wake a goroutine. SeqCst; see `IO_WAITERS`.
+#[allow(
+    dead_code,
+    reason = "for the scheduler's deadlock check (see the module docs)"
+)]
+pub(crate) fn waiters() -> usize {
+    super::poll_desc::IO_WAITERS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 impl Poller {
+    /// The process's poller if a socket was ever registered, else `None`
+    /// (for the scheduler: nothing to poll before that).
+    #[allow(
+        dead_code,
+        reason = "for the scheduler integration (see the module docs)"
+    )]
+    pub(crate) fn started() -> Option<&'static Poller> {
+        POLLER.get()
+    }
+
     /// The process's poller, created (with its thread) on first use.
     pub(crate) fn get() -> io::Result<&'static Poller> {
         if let Some(p) = POLLER.get() {

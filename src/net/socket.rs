@@ -204,6 +204,9 @@ pub(crate) fn accept(fd: RawFd) -> io::Result<(OwnedFd, RawAddr)> {
         };
         match cvt(r) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // The peer gave up while the connection sat in the backlog: not
+            // the listener's problem (Go retries too).
+            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
             // SAFETY: accept4 returned a new descriptor that nobody owns.
             Ok(new) => return Ok((unsafe { OwnedFd::from_raw_fd(new) }, addr)),
             Err(e) => return Err(e),
