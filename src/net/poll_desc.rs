@@ -203,8 +203,8 @@ impl Half {
             return false;
         }
         // SAFETY: we removed it, so we own the slot's reference and its
-        // waiter; the caller does not need the waiter (it is the waiter, or
-        // wakes through `end`).
+        // waiter. Nobody is woken: the caller is the waiter itself (a
+        // cancelled park or a thread's own timeout).
         unsafe {
             let owned = Arc::from_raw(ptr as *const WaitNode);
             drop(owned.take_waiter());
