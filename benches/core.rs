@@ -31,8 +31,8 @@ fn spawn_join(c: &mut Criterion) {
     for procs in [1usize, 2] {
         for (mode, migrate) in [("pinned", false), ("go", true)] {
             let b = goroutines::Runtime::builder().max_procs(procs);
-            // SAFETY: the benched goroutines hold nothing thread-affine.
             let b = if migrate {
+                // SAFETY: the benched goroutines hold nothing thread-affine.
                 unsafe { b.migrate_goroutines() }
             } else {
                 b

@@ -21,6 +21,7 @@
 pub mod arch;
 pub mod chan;
 mod debug;
+mod dump;
 mod join;
 pub(crate) mod loom;
 pub mod net;
@@ -33,6 +34,7 @@ pub mod sync;
 mod syscall;
 pub mod time;
 
+pub use dump::{dump, Dump, GoroutineInfo};
 pub use join::JoinHandle;
 pub use runtime::{Builder, Runtime, DEFAULT_STACK_SIZE, MAX_PROCS};
 pub use stats::Stats;

@@ -114,7 +114,9 @@ impl Builder {
         };
         stack::overflow::install_handler();
         crate::panic_hook::install();
+        crate::dump::install_sigquit();
         let shared = Shared::new(config);
+        crate::scheduler::registry::add_runtime(std::sync::Arc::downgrade(&shared));
         let sysmon = crate::scheduler::sysmon::start(shared.clone(), debug)?;
         // Start one M now, so that a system that cannot give us a thread
         // says so here rather than hanging the first `run`.

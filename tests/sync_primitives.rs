@@ -34,7 +34,7 @@ fn mutex_excludes_concurrent_read_modify_write() {
                 for _ in 0..100 {
                     let mut g = m.lock();
                     let v = *g;
-                    if v % 7 == 0 {
+                    if v.is_multiple_of(7) {
                         goroutines::yield_now(); // park while holding it
                     }
                     *g = v + 1;

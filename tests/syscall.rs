@@ -69,7 +69,7 @@ fn a_blocked_syscall_does_not_stall_its_p_in_go_mode() {
 fn syscall_may_borrow_from_the_goroutines_stack() {
     let rt = Runtime::builder().max_procs(1).build().unwrap();
     let total = rt.run(|| {
-        let data = vec![1u64, 2, 3, 4];
+        let data = [1u64, 2, 3, 4];
         let mut out = Vec::new();
         let sum = goroutines::syscall(|| {
             out.extend(data.iter().map(|x| x * 10));

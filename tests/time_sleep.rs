@@ -20,8 +20,8 @@ fn sleep_wakes_after_at_least_the_duration() {
 fn many_sleepers_share_the_threads() {
     for migrate in [false, true] {
         let b = Runtime::builder().max_procs(2);
-        // SAFETY: the goroutines hold nothing thread-affine across parks.
         let b = if migrate {
+            // SAFETY: the goroutines hold nothing thread-affine across parks.
             unsafe { b.migrate_goroutines() }
         } else {
             b

@@ -27,7 +27,7 @@
 //! has not exited, the `JoinHandle` holds one until dropped, and every
 //! `Waiter` holds one. The allocation is freed when the count reaches zero.
 
-use crate::loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::stack::Stack;
 use std::alloc::Layout;
 use std::any::Any;
@@ -157,6 +157,12 @@ pub(crate) struct G {
     /// outlives every goroutine that has not exited (it is leaked when a
     /// runtime is dropped with goroutines left).
     pub(crate) shared: *const super::Shared,
+    /// Set by the M that first parks this goroutine, when it adds it to its
+    /// P's registry (`registry.rs`). Only that M writes it.
+    pub(crate) registered: AtomicBool,
+    /// Runtime-clock time of the last park (sysmon's coarse clock), for
+    /// dumps: how long it has waited.
+    pub(crate) parked_at: AtomicU64,
 }
 
 // SAFETY: every field shared between threads is atomic or protected by the
@@ -257,6 +263,8 @@ where
             ctx: UnsafeCell::new(Context { sp: 0, stack: None }),
             spawn_site,
             shared,
+            registered: AtomicBool::new(false),
+            parked_at: AtomicU64::new(0),
         },
         stage: UnsafeCell::new(Stage::<F, T>::Pending(f)),
     };

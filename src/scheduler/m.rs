@@ -353,6 +353,12 @@ impl MLocal {
                 }
                 Action::Park(reason, unlock) => {
                     g.set_state(super::g::WAITING, reason);
+                    g.parked_at
+                        .store(shared.coarse_now.load(Ordering::Relaxed), Ordering::Relaxed);
+                    if !g.registered.load(Ordering::Relaxed) {
+                        g.registered.store(true, Ordering::Relaxed);
+                        p.registry.add(g.clone());
+                    }
                     // SAFETY: the closure lives on the parked goroutine's
                     // stack, which stays intact until it is resumed, and it
                     // cannot be resumed before unlock has run.
@@ -365,6 +371,7 @@ impl MLocal {
                     // SAFETY: the goroutine made its final switch; its
                     // stack is dead and ours to recycle. We hold the P.
                     if let Some(stack) = unsafe { (*ctx).stack.take() } {
+                        // SAFETY: we hold the P.
                         unsafe { p.local() }.stacks.put(stack, &shared.arena);
                     }
                     return;

@@ -26,6 +26,7 @@
 //!   leaked, with the runtime's shared state (see `Runtime`'s drop).
 
 mod clock;
+pub(crate) mod deadlock;
 pub(crate) mod g;
 pub(crate) mod idle;
 mod inject;
@@ -34,6 +35,7 @@ pub(crate) mod mode;
 pub(crate) mod p;
 pub(crate) mod park;
 pub(crate) mod queue;
+pub(crate) mod registry;
 pub(crate) mod sysmon;
 mod task_alloc;
 
@@ -73,6 +75,9 @@ pub(crate) struct Shared {
     pub(crate) sleep_until: AtomicU64,
     /// The idle M parked until the next timer, if any.
     pub(crate) sleeper: Mutex<Option<Arc<m::MShared>>>,
+    /// Runtime-clock nanoseconds, refreshed by sysmon each cycle: a clock
+    /// the park path can read for free (dumps' "waiting for").
+    pub(crate) coarse_now: AtomicU64,
     /// Where sysmon sleeps between cycles; kicked at shutdown.
     pub(crate) sysmon_parker: park::Parker,
     /// Messages already printed by `report_once`.
@@ -94,6 +99,7 @@ impl Shared {
             sleep_until: AtomicU64::new(crate::time::heap::NONE),
             sleeper: Mutex::new(None),
             sysmon_parker: park::Parker::new(),
+            coarse_now: AtomicU64::new(0),
             reported: Mutex::new(Vec::new()),
             me: me.clone(),
             config,
@@ -127,6 +133,14 @@ impl Shared {
             .map(|p| p.spawned.load(Ordering::Relaxed))
             .sum::<u64>()
             + self.foreign_spawns.load(Ordering::Relaxed)
+    }
+
+    /// Switches into goroutines so far, over all Ps.
+    pub(crate) fn switches(&self) -> u64 {
+        self.ps
+            .iter()
+            .map(|p| p.switches.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Goroutines spawned and not yet exited.

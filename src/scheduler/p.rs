@@ -49,6 +49,8 @@ pub(crate) struct P {
     pub(crate) preempt: AtomicBool,
     /// Timers started on this P; shared, under their own lock.
     pub(crate) timers: crate::time::heap::Timers,
+    /// Goroutines that parked here at least once (`registry.rs`).
+    pub(crate) registry: super::registry::Registry,
     local: UnsafeCell<Local>,
 }
 
@@ -87,6 +89,7 @@ impl P {
             holder_tid: AtomicI32::new(0),
             preempt: AtomicBool::new(false),
             timers: crate::time::heap::Timers::new(),
+            registry: super::registry::Registry::new(),
             local: UnsafeCell::new(Local {
                 runnext: None,
                 pinned: VecDeque::new(),

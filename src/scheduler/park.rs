@@ -45,16 +45,13 @@ impl Waiter {
     pub(crate) fn wake(self) {
         match self {
             Waiter::Goroutine(g) => super::ready(g),
-            Waiter::Thread(p) => p.unpark(),
-        }
-    }
-
-    /// Whether two waiters name the same goroutine or thread.
-    pub(crate) fn same_as(&self, other: &Waiter) -> bool {
-        match (self, other) {
-            (Waiter::Goroutine(a), Waiter::Goroutine(b)) => a.as_ptr() == b.as_ptr(),
-            (Waiter::Thread(a), Waiter::Thread(b)) => Arc::ptr_eq(a, b),
-            _ => false,
+            Waiter::Thread(p) => {
+                if p.counted.swap(false, Ordering::SeqCst) {
+                    super::deadlock::THREADS_PARKED.fetch_sub(1, Ordering::SeqCst);
+                }
+                super::deadlock::THREAD_EVENTS.fetch_add(1, Ordering::SeqCst);
+                p.unpark();
+            }
         }
     }
 }
@@ -70,8 +67,19 @@ pub(crate) fn park(reason: WaitReason, unlock: impl FnOnce() -> bool) {
         let mut unlock = Some(unlock);
         let mut call = move || (unlock.take().expect("unlock runs once"))();
         super::m::park_current(reason, &mut call);
-    } else if unlock() {
-        THREAD_PARKER.with(|p| p.park());
+    } else {
+        THREAD_PARKER.with(|p| {
+            // Counted before `unlock` publishes us, so "counted" always
+            // means "not yet woken" (deadlock.rs).
+            p.counted.store(true, Ordering::SeqCst);
+            super::deadlock::THREADS_PARKED.fetch_add(1, Ordering::SeqCst);
+            super::deadlock::THREAD_EVENTS.fetch_add(1, Ordering::SeqCst);
+            if unlock() {
+                p.park();
+            } else if p.counted.swap(false, Ordering::SeqCst) {
+                super::deadlock::THREADS_PARKED.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
     }
 }
 
@@ -91,12 +99,16 @@ const PARKED: u32 = u32::MAX;
 /// accumulate.
 pub(crate) struct Parker {
     state: AtomicU32,
+    /// Whether this (plain) thread is counted in the deadlock check's
+    /// `THREADS_PARKED`; whoever clears it takes the count off.
+    counted: std::sync::atomic::AtomicBool,
 }
 
 impl Parker {
     pub(crate) const fn new() -> Parker {
         Parker {
             state: AtomicU32::new(EMPTY),
+            counted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -71,6 +71,7 @@ fn run(shared: &Shared, settings: &Settings) {
     let mut idle_cycles = 0u32;
     let mut next_trace = settings.schedtrace.map(|p| start + p);
     let mut next_scavenge = start + SCAVENGE_EVERY;
+    let mut suspect = super::deadlock::Suspect::default();
     loop {
         let sleep = match next_trace {
             Some(t) => delay.min(t.saturating_duration_since(Instant::now())),
@@ -81,6 +82,10 @@ fn run(shared: &Shared, settings: &Settings) {
             return;
         }
         let now = Instant::now();
+        shared
+            .coarse_now
+            .store(shared.nanos_at(now), Ordering::Relaxed);
+        crate::dump::check_sigquit();
         let mut acted = false;
         for (p, w) in shared.ps.iter().zip(watch.iter_mut()) {
             let switches = p.switches.load(Ordering::Relaxed);
@@ -116,6 +121,7 @@ fn run(shared: &Shared, settings: &Settings) {
                 shared.wakep();
             }
         }
+        super::deadlock::check(shared, &mut suspect);
         if now >= next_scavenge {
             shared.arena.scavenge(WARM_STACKS);
             next_scavenge = now + SCAVENGE_EVERY;

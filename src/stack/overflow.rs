@@ -59,7 +59,7 @@ extern "C" fn handle_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *m
 
 fn report_overflow(id: u64, size: usize) -> ! {
     let mut msg = FixedBuf::<256>::new();
-    let size = if size % 1024 == 0 {
+    let size = if size.is_multiple_of(1024) {
         format_args!("{} KiB", size / 1024)
     } else {
         format_args!("{size} bytes")
@@ -82,7 +82,7 @@ fn report_overflow(id: u64, size: usize) -> ! {
 unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let idx = if sig == libc::SIGSEGV { 0 } else { 1 };
     // SAFETY: initialised in install_handler and never written again.
-    let prev = unsafe { (*(&raw const PREVIOUS[idx])).assume_init_ref() };
+    let prev = unsafe { &*(&raw const PREVIOUS[idx]).cast::<libc::sigaction>() };
     let handler = prev.sa_sigaction;
     if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
         // Restore the default and return: the faulting instruction runs again

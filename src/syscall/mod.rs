@@ -21,6 +21,7 @@ mod pool;
 use crate::scheduler::g::WaitReason;
 use crate::scheduler::park::{self, Waiter};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 /// Runs a blocking call (file I/O, a DNS lookup, a blocking FFI call) while
@@ -51,6 +52,9 @@ where
         // until `wake` below; nothing else touches `result` meanwhile.
         unsafe { *slot.0 = Some(r) };
         waiter.wake();
+        // After the wake: the goroutine is runnable before the count says
+        // no syscall is in flight (deadlock.rs relies on it).
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     };
     let job: Box<dyn FnOnce() + Send + '_> = Box::new(job);
     // SAFETY: the job borrows from this frame (`f`'s captures, `result`),
@@ -59,6 +63,7 @@ where
     // sound.
     let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
     park::park(WaitReason::Syscall, move || {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         pool::submit(job);
         true
     });
@@ -67,6 +72,14 @@ where
         Some(Err(payload)) => panic::resume_unwind(payload),
         None => unreachable!("a syscall goroutine resumed without its result"),
     }
+}
+
+/// `syscall` jobs submitted and not finished.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How many `syscall` calls are running on the pool right now.
+pub(crate) fn in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::SeqCst)
 }
 
 /// A raw pointer the pool thread may carry; see the SAFETY comment of its use.

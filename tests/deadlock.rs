@@ -1,0 +1,68 @@
+//! Goroutine dumps, on demand and on SIGQUIT (in a child process, which
+//! the dump ends with status 2). The deadlock report has its own test
+//! binary, `tests/deadlock_report.rs`.
+
+mod common;
+
+use goroutines::chan;
+use goroutines::Runtime;
+use std::time::Duration;
+
+#[test]
+fn sigquit_dumps_a_goroutine_parked_in_chan_receive_with_its_spawn_site() {
+    if common::is_child() {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.run(|| {
+            let (tx, rx) = chan::bounded::<u32>(0);
+            goroutines::go(move || rx.recv());
+            goroutines::time::sleep(Duration::from_millis(50));
+            // SAFETY: raising a signal at ourselves.
+            unsafe { libc::raise(libc::SIGQUIT) };
+            goroutines::time::sleep(Duration::from_secs(10));
+            drop(tx);
+        });
+        unreachable!("SIGQUIT ends the process");
+    }
+    let out = common::run_child(
+        "sigquit_dumps_a_goroutine_parked_in_chan_receive_with_its_spawn_site",
+        &[],
+    );
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("SIGQUIT: quit"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("[chan receive"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("spawned at tests/deadlock.rs:"), "{line}");
+}
+
+#[test]
+fn dump_lists_parked_goroutines_with_reasons() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    let text = rt.run(|| {
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let h = goroutines::go(move || rx.recv());
+        let s = goroutines::go(|| goroutines::time::sleep(Duration::from_millis(200)));
+        goroutines::time::sleep(Duration::from_millis(30));
+        let d = goroutines::dump();
+        let text = d.to_string();
+        assert!(
+            d.goroutines
+                .iter()
+                .any(|g| g.id == h.id() && g.state == "chan receive"),
+            "{text}"
+        );
+        assert!(
+            d.goroutines
+                .iter()
+                .any(|g| g.id == s.id() && g.state == "sleep"),
+            "{text}"
+        );
+        drop(tx);
+        let _ = h.join();
+        s.join().unwrap();
+        text
+    });
+    assert!(text.contains("spawned at tests/deadlock.rs:"), "{text}");
+}

@@ -1,0 +1,92 @@
+//! The deadlock report. A test binary of its own, with no libtest harness
+//! (`harness = false` in Cargo.toml): libtest runs each test on a thread of
+//! its own while its main thread waits in std code, and the deadlock check
+//! rightly never reports while a thread it cannot see into might still wake
+//! a goroutine. Each scenario runs in a child process on the main thread.
+
+use goroutines::chan;
+use goroutines::Runtime;
+use std::process::Command;
+use std::time::Duration;
+
+fn deadlock() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.run(|| {
+        let (_tx, rx) = chan::bounded::<u32>(0);
+        let waiter = goroutines::go(move || rx.recv());
+        // Both goroutines now wait forever: nobody will ever send.
+        let _ = waiter.join();
+    });
+    unreachable!("the deadlock report exits the process");
+}
+
+fn std_thread_sends_later() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    let (tx, rx) = chan::bounded::<u32>(0);
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        tx.send(7).unwrap();
+    });
+    assert_eq!(rt.run(move || rx.recv().unwrap()), 7);
+    sender.join().unwrap();
+}
+
+fn child(scenario: &str) -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
+        .arg(scenario)
+        .output()
+        .expect("run the child")
+}
+
+fn a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2() {
+    let out = child("deadlock");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{err}"
+    );
+    assert!(err.contains("[chan receive"), "{err}");
+    assert!(err.contains("[join"), "{err}");
+    assert!(
+        err.contains("spawned at tests/deadlock_report.rs:"),
+        "{err}"
+    );
+}
+
+fn a_std_thread_that_will_send_is_not_a_deadlock() {
+    let out = child("std_thread_sends_later");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn main() {
+    match std::env::args().nth(1).as_deref() {
+        Some("deadlock") => return deadlock(),
+        Some("std_thread_sends_later") => return std_thread_sends_later(),
+        _ => {}
+    }
+    let tests: [(&str, fn()); 2] = [
+        (
+            "a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2",
+            a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2,
+        ),
+        (
+            "a_std_thread_that_will_send_is_not_a_deadlock",
+            a_std_thread_that_will_send_is_not_a_deadlock,
+        ),
+    ];
+    let mut failed = 0;
+    for (name, test) in tests {
+        let ok = std::panic::catch_unwind(test).is_ok();
+        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
+        failed += usize::from(!ok);
+    }
+    println!("{} passed, {failed} failed", tests.len() - failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
