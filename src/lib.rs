@@ -23,6 +23,7 @@ pub mod chan;
 mod debug;
 mod dump;
 mod join;
+pub mod local;
 pub(crate) mod loom;
 pub mod net;
 mod panic_hook;
@@ -36,6 +37,7 @@ pub mod time;
 
 pub use dump::{dump, Dump, GoroutineInfo};
 pub use join::JoinHandle;
+pub use local::LocalKey;
 pub use runtime::{Builder, Runtime, DEFAULT_STACK_SIZE, MAX_PROCS};
 pub use stats::Stats;
 pub use syscall::syscall;

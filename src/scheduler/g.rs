@@ -163,6 +163,9 @@ pub(crate) struct G {
     /// Runtime-clock time of the last park (sysmon's coarse clock), for
     /// dumps: how long it has waited.
     pub(crate) parked_at: AtomicU64,
+    /// `goroutine_local!` values; touched only by the goroutine itself while
+    /// it runs (and by its exit path).
+    pub(crate) locals: UnsafeCell<crate::local::Locals>,
 }
 
 // SAFETY: every field shared between threads is atomic or protected by the
@@ -265,6 +268,7 @@ where
             shared,
             registered: AtomicBool::new(false),
             parked_at: AtomicU64::new(0),
+            locals: UnsafeCell::new(crate::local::Locals::default()),
         },
         stage: UnsafeCell::new(Stage::<F, T>::Pending(f)),
     };

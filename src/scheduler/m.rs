@@ -126,6 +126,19 @@ pub(crate) fn current_g() -> Option<GRef> {
     }
 }
 
+/// The running goroutine's `goroutine_local!` list, if the caller is one.
+pub(crate) fn current_locals() -> Option<*mut crate::local::Locals> {
+    let m = current_m();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: as in current_g; the list is the running goroutine's own.
+    unsafe {
+        let g = (*m).curg.get();
+        (!g.is_null()).then(|| (*g).locals.get())
+    }
+}
+
 /// The id of the running goroutine, if the caller is one.
 pub(crate) fn current_goroutine_id() -> Option<u64> {
     let m = current_m();
@@ -248,6 +261,14 @@ unsafe extern "sysv64" fn goroutine_main(g: usize, _first: usize) -> ! {
     // it once.
     unsafe {
         (*g).run();
+        // Goroutine-locals die with the goroutine, before anyone joins it.
+        let locals = &mut *(*g).locals.get();
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| locals.clear())).is_err() {
+            eprintln!(
+                "goroutines: a goroutine_local! destructor of goroutine {} panicked",
+                (*g).id
+            );
+        }
         // Count the exit before waking a joiner, so that a joiner never
         // sees its goroutine in num_goroutines.
         with_p((*g).shared, |p| p.bump(&p.exited));
