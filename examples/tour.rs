@@ -1,8 +1,18 @@
 //! A tour of goroutines: `cargo run --release --example tour`.
 //!
 //! Each section shows one idea and prints what it measured on this machine.
+//! `main` is the table of contents: a `section(title)` line, then the
+//! function that shows it (run on the default runtime with
+//! `goroutines::run`, or on a runtime of its own where the section needs
+//! particular settings). The asserts check results, never timings.
 
-use goroutines::Runtime;
+use goroutines::chan;
+use goroutines::net::{TcpListener, TcpStream};
+use goroutines::sync::{Mutex, WaitGroup};
+use goroutines::time::sleep;
+use goroutines::{go, select, Runtime};
+use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn section(title: &str) {
@@ -16,69 +26,404 @@ fn main() {
             goroutines::max_procs(),
             goroutines::goroutine_id().unwrap()
         );
-
-        section("100,000 goroutines, spawned and joined");
-        let t = Instant::now();
-        let handles: Vec<_> = (0..100_000u64)
-            .map(|i| goroutines::go(move || i * i))
-            .collect();
-        let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-        let el = t.elapsed();
-        println!(
-            "sum of squares = {sum} in {el:?} ({:.0} ns per goroutine)",
-            el.as_nanos() as f64 / 100_000.0
-        );
-
-        section("blocking code, not async: 10,000 goroutines sleep 50 ms at once");
-        let t = Instant::now();
-        let sleepers: Vec<_> = (0..10_000)
-            .map(|_| goroutines::go(|| goroutines::time::sleep(Duration::from_millis(50))))
-            .collect();
-        println!("while they sleep: {}", goroutines::stats());
-        sleepers.into_iter().for_each(|h| h.join().unwrap());
-        println!(
-            "all woke after {:?}: sleeping parks the goroutine, not the thread",
-            t.elapsed()
-        );
-
-        section("a panic stays in its goroutine");
-        let h = goroutines::go(|| -> u32 { panic!("something went wrong") });
-        match h.join() {
-            Ok(_) => unreachable!(),
-            Err(e) => println!(
-                "join returned the panic: {:?}",
-                e.downcast_ref::<&str>().unwrap()
-            ),
-        }
-
-        section("deep recursion gets a real stack (256 KiB, committed lazily)");
-        fn depth(n: u32) -> u32 {
-            let pad = std::hint::black_box([0u8; 64]);
-            if n == 0 {
-                pad[0] as u32
-            } else {
-                1 + depth(n - 1)
-            }
-        }
-        println!(
-            "recursed {} frames deep in a goroutine",
-            goroutines::go(|| depth(1000)).join().unwrap()
-        );
     });
 
+    section("100,000 goroutines, spawned and joined");
+    goroutines::run(spawn_and_join);
+
+    section("blocking code, not async: 10,000 goroutines sleep 50 ms at once");
+    goroutines::run(sleepers);
+
+    section("a panic stays in its goroutine");
+    goroutines::run(panic_is_returned);
+
+    section("deep recursion gets a real stack (256 KiB, committed lazily)");
+    goroutines::run(deep_recursion);
+
+    section("unbuffered channels: ping-pong between two goroutines");
+    goroutines::run(ping_pong);
+
+    section("buffered pipeline: producer -> 4 workers -> collector");
+    goroutines::run(pipeline);
+
+    section("close(): receivers drain what is buffered, then see the end");
+    goroutines::run(close_drains);
+
+    section("select!: a timeout arm (time::after) and a default arm");
+    goroutines::run(select_timeout_and_default);
+
+    section("select! is fair: among ready arms it picks uniformly at random");
+    goroutines::run(select_fairness);
+
+    section("sync: a Mutex counter bumped by 1,000 goroutines, a WaitGroup to wait");
+    goroutines::run(mutex_and_waitgroup);
+
+    section("a plain std::thread and a goroutine talk over channels");
+    thread_talks_to_goroutine();
+
+    section("syscall(f): a blocking call parks the goroutine, not its thread");
+    syscall_frees_the_thread();
+
+    section("net: a TCP echo server, one goroutine per connection");
+    goroutines::run(tcp_echo);
+
     section("pinned mode (the default): a started goroutine keeps its OS thread");
-    let rt = Runtime::builder().max_procs(2).build().unwrap();
-    let stayed = rt.run(|| {
+    pinned_mode();
+
+    section("Go mode: unsafe { Builder::migrate_goroutines() }");
+    go_mode();
+
+    section("observability: stats() and dump(), as GODEBUG=schedtrace and SIGQUIT");
+    observability();
+}
+
+/// `n` `what`s in `el`, as a rate read at a glance: "4.2 M round trips/s".
+fn rate(n: u64, what: &str, el: Duration) -> String {
+    let per_sec = n as f64 / el.as_secs_f64();
+    if per_sec >= 1e6 {
+        format!("{:.2} M {what}/s", per_sec / 1e6)
+    } else if per_sec >= 1e3 {
+        format!("{:.1} k {what}/s", per_sec / 1e3)
+    } else {
+        format!("{per_sec:.0} {what}/s")
+    }
+}
+
+fn spawn_and_join() {
+    let t = Instant::now();
+    let handles: Vec<_> = (0..100_000u64).map(|i| go(move || i * i)).collect();
+    let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let el = t.elapsed();
+    assert_eq!(sum, (0..100_000u64).map(|i| i * i).sum());
+    println!(
+        "sum of squares = {sum} in {el:.1?} ({:.0} ns per goroutine)",
+        el.as_nanos() as f64 / 100_000.0
+    );
+}
+
+fn sleepers() {
+    let t = Instant::now();
+    let sleepers: Vec<_> = (0..10_000)
+        .map(|_| go(|| sleep(Duration::from_millis(50))))
+        .collect();
+    println!("while they sleep: {}", goroutines::stats());
+    sleepers.into_iter().for_each(|h| h.join().unwrap());
+    println!(
+        "all woke after {:.1?}: sleeping parks the goroutine, not the thread",
+        t.elapsed()
+    );
+}
+
+fn panic_is_returned() {
+    let h = go(|| -> u32 { panic!("something went wrong") });
+    match h.join() {
+        Ok(_) => unreachable!(),
+        Err(e) => println!(
+            "join returned the panic: {:?}",
+            e.downcast_ref::<&str>().unwrap()
+        ),
+    }
+}
+
+fn deep_recursion() {
+    fn depth(n: u32) -> u32 {
+        let pad = std::hint::black_box([0u8; 64]);
+        if n == 0 {
+            pad[0] as u32
+        } else {
+            1 + depth(n - 1)
+        }
+    }
+    println!(
+        "recursed {} frames deep in a goroutine",
+        go(|| depth(1000)).join().unwrap()
+    );
+}
+
+fn ping_pong() {
+    const ROUND_TRIPS: u64 = 100_000;
+    let (ping_tx, ping_rx) = chan::bounded::<u64>(0);
+    let (pong_tx, pong_rx) = chan::bounded::<u64>(0);
+    let ponger = go(move || {
+        // Go's `for v := range ping`: ends when the channel is closed.
+        for v in ping_rx {
+            pong_tx.send(v + 1).unwrap();
+        }
+    });
+    let t = Instant::now();
+    for i in 0..ROUND_TRIPS {
+        ping_tx.send(i).unwrap();
+        assert_eq!(pong_rx.recv(), Ok(i + 1));
+    }
+    let el = t.elapsed();
+    drop(ping_tx);
+    ponger.join().unwrap();
+    println!(
+        "{ROUND_TRIPS} round trips in {el:.1?}: {} ({:.0} ns each)",
+        rate(ROUND_TRIPS, "round trips", el),
+        el.as_nanos() as f64 / ROUND_TRIPS as f64
+    );
+}
+
+fn pipeline() {
+    const ITEMS: u64 = 200_000;
+    const WORKERS: usize = 4;
+    let (jobs_tx, jobs_rx) = chan::bounded::<u64>(128);
+    let (results_tx, results_rx) = chan::bounded::<u64>(128);
+    let t = Instant::now();
+    // Dropping the last sender closes a channel, so each stage ends when
+    // the one before it is done.
+    go(move || (0..ITEMS).for_each(|i| jobs_tx.send(i).unwrap()));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let (jobs, results) = (jobs_rx.clone(), results_tx.clone());
+            go(move || jobs.iter().map(|j| results.send(j * j).unwrap()).count())
+        })
+        .collect();
+    drop((jobs_rx, results_tx));
+    let collector = go(move || results_rx.iter().fold((0, 0), |(n, s), v| (n + 1, s + v)));
+    let (n, sum): (u64, u64) = collector.join().unwrap();
+    let el = t.elapsed();
+    let per_worker: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_eq!((n, sum), (ITEMS, (0..ITEMS).map(|i| i * i).sum()));
+    println!(
+        "{ITEMS} items through 2 channels of 128 in {el:.1?}: {}; per worker {per_worker:?}",
+        rate(ITEMS, "items", el)
+    );
+}
+
+fn close_drains() {
+    let (tx, rx) = chan::bounded(8);
+    for i in 1..=5 {
+        tx.send(i).unwrap();
+    }
+    tx.close(); // `tx` is still alive: close, not drop, ends the range below
+    let late = tx.send(6).unwrap_err();
+    let consumer = go(move || {
+        let got: Vec<i32> = rx.iter().collect();
+        (got, rx.recv())
+    });
+    let (got, after) = consumer.join().unwrap();
+    assert_eq!(got, [1, 2, 3, 4, 5]);
+    println!("5 buffered, then close(); send(6) fails: \"{late}\"");
+    println!("a consumer's `for v in rx.iter()` got {got:?} and ended; recv() -> {after:?}");
+}
+
+fn select_timeout_and_default() {
+    let (tx, rx) = chan::bounded::<&str>(1);
+    let t = Instant::now();
+    let slow = go(move || {
+        sleep(Duration::from_millis(100));
+        tx.send("the slow reply").unwrap();
+    });
+    select! {
+        recv(rx) -> v => println!("no timeout: got {v:?} after {:.1?}", t.elapsed()),
+        recv(goroutines::time::after(Duration::from_millis(20))) -> _ => println!(
+            "recv(time::after(20 ms)) won after {:.1?}; the reply takes 100 ms",
+            t.elapsed()
+        ),
+    }
+    let now = select! {
+        recv(rx) -> v => format!("got {:?}", v.unwrap()),
+        default => "nothing ready, so default ran without waiting".to_string(),
+    };
+    let late = rx.recv().unwrap();
+    slow.join().unwrap();
+    println!(
+        "select! with default: {now}; recv() then got {late:?} at {:.1?}",
+        t.elapsed()
+    );
+}
+
+fn select_fairness() {
+    const SELECTS: usize = 30_000;
+    let (a_tx, a) = chan::unbounded();
+    let (b_tx, b) = chan::unbounded();
+    let (c_tx, c) = chan::unbounded();
+    for _ in 0..SELECTS {
+        for tx in [&a_tx, &b_tx, &c_tx] {
+            tx.send(()).unwrap();
+        }
+    }
+    let mut counts = [0; 3];
+    for _ in 0..SELECTS {
+        select! {
+            recv(a) -> _ => counts[0] += 1,
+            recv(b) -> _ => counts[1] += 1,
+            recv(c) -> _ => counts[2] += 1,
+        }
+    }
+    assert_eq!(counts.iter().sum::<usize>(), SELECTS);
+    println!("3 arms always ready, {SELECTS} selects: arms chosen {counts:?} times");
+}
+
+fn mutex_and_waitgroup() {
+    const GOROUTINES: u64 = 1_000;
+    const EACH: u64 = 100;
+    let counter = Arc::new(Mutex::new(0u64));
+    let wg = WaitGroup::new();
+    let t = Instant::now();
+    for _ in 0..GOROUTINES {
+        let counter = counter.clone();
+        // wg.go(f) is Go 1.25's WaitGroup.Go: Add(1), go f, Done when f ends.
+        wg.go(move || {
+            for _ in 0..EACH {
+                *counter.lock() += 1;
+            }
+        });
+    }
+    wg.wait();
+    let el = t.elapsed();
+    let total = *counter.lock();
+    assert_eq!(total, GOROUTINES * EACH);
+    println!(
+        "counter = {total} ({GOROUTINES} goroutines x {EACH} locked increments) in {el:.1?}: {}",
+        rate(total, "lock/unlock pairs", el)
+    );
+}
+
+fn thread_talks_to_goroutine() {
+    const ROUND_TRIPS: u64 = 10_000;
+    let (req_tx, req_rx) = chan::bounded::<u64>(0);
+    let (resp_tx, resp_rx) = chan::bounded::<u64>(0);
+    // `go` from a plain thread (here: main) spawns on the default runtime.
+    let doubler = go(move || {
+        for v in req_rx {
+            resp_tx.send(v * 2).unwrap();
+        }
+        goroutines::goroutine_id().unwrap()
+    });
+    let client = std::thread::spawn(move || {
+        let t = Instant::now();
+        let sum: u64 = (0..ROUND_TRIPS)
+            .map(|i| {
+                req_tx.send(i).unwrap();
+                resp_rx.recv().unwrap()
+            })
+            .sum();
+        (sum, t.elapsed())
+    });
+    let (sum, el) = client.join().unwrap();
+    let id = doubler.join().unwrap();
+    assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1));
+    println!(
+        "a std::thread made {ROUND_TRIPS} round trips to goroutine {id} in {el:.1?} ({:.1} us each):",
+        el.as_secs_f64() * 1e6 / ROUND_TRIPS as f64
+    );
+    println!("the thread blocks in recv(), the goroutine parks; same channels, either side");
+}
+
+fn syscall_frees_the_thread() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    let (procs, slept, ticks, source) = rt.run(|| {
+        let (stop_tx, stop_rx) = chan::bounded::<()>(0);
+        let ticker = go(move || {
+            let tick = goroutines::time::tick(Duration::from_millis(10));
+            let mut ticks = 0;
+            loop {
+                select! {
+                    recv(tick) -> _ => ticks += 1,
+                    recv(stop_rx) -> _ => return ticks,
+                }
+            }
+        });
+        let t = Instant::now();
+        goroutines::syscall(|| std::thread::sleep(Duration::from_millis(100)));
+        let slept = t.elapsed();
+        stop_tx.close();
+        let ticks = ticker.join().unwrap();
+        let this_file = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tour.rs");
+        let source = goroutines::syscall(|| std::fs::read(this_file));
+        (goroutines::max_procs(), slept, ticks, source)
+    });
+    println!(
+        "{procs} P: a goroutine spent {slept:.1?} in syscall(|| thread::sleep(100 ms)) while a \
+         10 ms ticker on the same P ticked {ticks} times"
+    );
+    match source {
+        Ok(bytes) => println!(
+            "syscall(|| fs::read(\"examples/tour.rs\")) -> {} bytes",
+            bytes.len()
+        ),
+        Err(e) => println!("syscall(|| fs::read(\"examples/tour.rs\")) -> {e}"),
+    }
+}
+
+fn tcp_echo() {
+    const CLIENTS: usize = 16;
+    const ROUNDS: usize = 250;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = go(move || {
+        let conns: Vec<_> = listener
+            .incoming()
+            .take(CLIENTS)
+            .map(|conn| {
+                let conn = conn.unwrap();
+                // Go's io.Copy(conn, conn): echo until the client closes.
+                go(move || std::io::copy(&mut &conn, &mut &conn).unwrap())
+            })
+            .collect();
+        conns.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    let t = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            go(move || {
+                let mut conn = TcpStream::connect(addr).unwrap();
+                conn.set_nodelay(true).unwrap();
+                // Bounded: a lost byte fails the tour instead of hanging it.
+                conn.set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut back = vec![0u8; 1024];
+                let mut sent = 0;
+                for r in 0..ROUNDS {
+                    let len = 1 + (c * 131 + r * 17) % 1024;
+                    let msg: Vec<u8> = (0..len).map(|i| (c * 7 + r * 3 + i) as u8).collect();
+                    conn.write_all(&msg).unwrap();
+                    conn.read_exact(&mut back[..len]).unwrap();
+                    assert_eq!(back[..len], msg, "client {c}, round {r}: echo differs");
+                    sent += len as u64;
+                }
+                sent
+            })
+        })
+        .collect();
+    let sent: u64 = clients.into_iter().map(|h| h.join().unwrap()).sum();
+    let el = t.elapsed();
+    let echoed = server.join().unwrap();
+    assert_eq!(echoed, sent);
+    let trips = (CLIENTS * ROUNDS) as u64;
+    println!(
+        "{CLIENTS} client goroutines x {ROUNDS} round trips on 127.0.0.1:{}: {sent} bytes echoed, \
+         every one checked",
+        addr.port()
+    );
+    println!(
+        "{trips} round trips in {el:.1?}: {}",
+        rate(trips, "round trips", el)
+    );
+}
+
+/// Goroutines that report whether they saw only one OS thread (`stay`) or
+/// more than one (`!stay`) across 100 yields each; returns how many did.
+fn count_thread_changes(rt: &Runtime, stay: bool) -> usize {
+    rt.run(move || {
         let hs: Vec<_> = (0..100)
             .map(|_| {
-                goroutines::go(|| {
+                go(move || {
                     // SAFETY: gettid has no preconditions.
                     let tid = || unsafe { libc::syscall(libc::SYS_gettid) };
                     let first = tid();
-                    (0..100).all(|_| {
+                    let mut same = (0..100).map(|_| {
                         goroutines::yield_now();
                         tid() == first
-                    })
+                    });
+                    if stay {
+                        same.all(|s| s)
+                    } else {
+                        same.any(|s| !s)
+                    }
                 })
             })
             .collect();
@@ -86,33 +431,64 @@ fn main() {
             .map(|h| h.join().unwrap())
             .filter(|&s| s)
             .count()
-    });
-    println!("{stayed}/100 goroutines stayed on their thread across 100 yields each");
+    })
+}
 
-    section("Go mode: unsafe { Builder::migrate_goroutines() }");
+fn pinned_mode() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let stayed = count_thread_changes(&rt, true);
+    println!("{stayed}/100 goroutines stayed on their thread across 100 yields each");
+}
+
+fn go_mode() {
     // SAFETY: these goroutines hold nothing thread-affine across a yield.
     let rt = unsafe { Runtime::builder().migrate_goroutines() }
         .max_procs(2)
         .build()
         .unwrap();
-    let moved = rt.run(|| {
-        let hs: Vec<_> = (0..100)
-            .map(|_| {
-                goroutines::go(|| {
-                    // SAFETY: gettid has no preconditions.
-                    let tid = || unsafe { libc::syscall(libc::SYS_gettid) };
-                    let first = tid();
-                    (0..100).any(|_| {
-                        goroutines::yield_now();
-                        tid() != first
-                    })
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().unwrap())
-            .filter(|&m| m)
-            .count()
-    });
+    let moved = count_thread_changes(&rt, false);
     println!("{moved}/100 goroutines were resumed on another thread at least once");
+}
+
+fn observability() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.run(|| {
+        let (tx, rx) = chan::bounded::<()>(0);
+        let lock = Arc::new(Mutex::new(()));
+        let wg = WaitGroup::new();
+        wg.add(1);
+        let held = lock.lock();
+        let parked = [
+            go({
+                let rx = rx.clone();
+                move || {
+                    let _ = rx.recv();
+                }
+            }),
+            go({
+                let lock = lock.clone();
+                move || drop(lock.lock())
+            }),
+            go({
+                let wg = wg.clone();
+                move || wg.wait()
+            }),
+            go(move || {
+                select! {
+                    recv(rx) -> _ => {}
+                    recv(chan::never::<()>()) -> _ => {}
+                }
+            }),
+            go(|| sleep(Duration::from_millis(100))),
+        ];
+        sleep(Duration::from_millis(30)); // let them all park
+        println!("{}", goroutines::stats());
+        print!("{}", goroutines::dump());
+        tx.close();
+        drop(held);
+        wg.done();
+        for h in parked {
+            h.join().unwrap();
+        }
+    });
 }
