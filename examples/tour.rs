@@ -140,8 +140,20 @@ fn deep_recursion() {
     );
 }
 
+/// Calls `trip(i)` for i = 0, 1, ... until `max` trips or `budget` has
+/// passed (looked at every 64 trips), so a slow or busy machine shortens
+/// a section instead of stretching it. Returns the trips made and the time.
+fn round_trips(max: u64, budget: Duration, mut trip: impl FnMut(u64)) -> (u64, Duration) {
+    let t = Instant::now();
+    let mut n = 0;
+    while n < max && (n % 64 != 0 || t.elapsed() < budget) {
+        trip(n);
+        n += 1;
+    }
+    (n, t.elapsed())
+}
+
 fn ping_pong() {
-    const ROUND_TRIPS: u64 = 100_000;
     let (ping_tx, ping_rx) = chan::bounded::<u64>(0);
     let (pong_tx, pong_rx) = chan::bounded::<u64>(0);
     let ponger = go(move || {
@@ -150,19 +162,34 @@ fn ping_pong() {
             pong_tx.send(v + 1).unwrap();
         }
     });
-    let t = Instant::now();
-    for i in 0..ROUND_TRIPS {
+    let (n, el) = round_trips(100_000, Duration::from_millis(200), |i| {
         ping_tx.send(i).unwrap();
         assert_eq!(pong_rx.recv(), Ok(i + 1));
-    }
-    let el = t.elapsed();
+    });
+    // Pinned mode: each goroutine keeps the P it first ran on. Sharing one
+    // makes a hop a switch on one thread; otherwise it wakes the other one.
+    let dump = goroutines::dump();
+    let home = |id| {
+        dump.goroutines
+            .iter()
+            .find(|g| g.id == id)
+            .and_then(|g| g.home)
+    };
+    let (me, other) = (home(goroutines::goroutine_id().unwrap()), home(ponger.id()));
     drop(ping_tx);
     ponger.join().unwrap();
     println!(
-        "{ROUND_TRIPS} round trips in {el:.1?}: {} ({:.0} ns each)",
-        rate(ROUND_TRIPS, "round trips", el),
-        el.as_nanos() as f64 / ROUND_TRIPS as f64
+        "{n} round trips in {el:.1?}: {} ({:.0} ns each)",
+        rate(n, "round trips", el),
+        el.as_nanos() as f64 / n as f64
     );
+    match (me, other) {
+        (Some(a), Some(b)) if a == b => {
+            println!("both pinned to P{a}: a hop is a switch on one thread")
+        }
+        (Some(a), Some(b)) => println!("pinned to P{a} and P{b}: each hop wakes the other thread"),
+        _ => {}
+    }
 }
 
 fn pipeline() {
@@ -283,7 +310,6 @@ fn mutex_and_waitgroup() {
 }
 
 fn thread_talks_to_goroutine() {
-    const ROUND_TRIPS: u64 = 10_000;
     let (req_tx, req_rx) = chan::bounded::<u64>(0);
     let (resp_tx, resp_rx) = chan::bounded::<u64>(0);
     // `go` from a plain thread (here: main) spawns on the default runtime.
@@ -294,21 +320,19 @@ fn thread_talks_to_goroutine() {
         goroutines::goroutine_id().unwrap()
     });
     let client = std::thread::spawn(move || {
-        let t = Instant::now();
-        let sum: u64 = (0..ROUND_TRIPS)
-            .map(|i| {
-                req_tx.send(i).unwrap();
-                resp_rx.recv().unwrap()
-            })
-            .sum();
-        (sum, t.elapsed())
+        let mut sum = 0;
+        let (n, el) = round_trips(10_000, Duration::from_millis(200), |i| {
+            req_tx.send(i).unwrap();
+            sum += resp_rx.recv().unwrap();
+        });
+        (n, sum, el)
     });
-    let (sum, el) = client.join().unwrap();
+    let (n, sum, el) = client.join().unwrap();
     let id = doubler.join().unwrap();
-    assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1));
+    assert_eq!(sum, n * n.saturating_sub(1));
     println!(
-        "a std::thread made {ROUND_TRIPS} round trips to goroutine {id} in {el:.1?} ({:.1} us each):",
-        el.as_secs_f64() * 1e6 / ROUND_TRIPS as f64
+        "a std::thread made {n} round trips to goroutine {id} in {el:.1?} ({:.1} us each):",
+        el.as_secs_f64() * 1e6 / n as f64
     );
     println!("the thread blocks in recv(), the goroutine parks; same channels, either side");
 }
