@@ -269,6 +269,14 @@ impl Drop for Runtime {
     }
 }
 
+/// Starts the default runtime unless some runtime exists, so that
+/// something services the network poller (`scheduler/netpoll.rs`).
+pub(crate) fn ensure_a_runtime() {
+    if crate::scheduler::registry::runtimes().is_empty() {
+        default_runtime();
+    }
+}
+
 /// The runtime behind [`crate::go`] and [`crate::run`], started on first use.
 pub(crate) fn default_runtime() -> &'static Runtime {
     static DEFAULT: OnceLock<Runtime> = OnceLock::new();

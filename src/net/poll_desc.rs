@@ -156,6 +156,8 @@ impl Half {
             // published node uncounted.
             IO_WAITERS.fetch_add(1, SeqCst);
             let Err(cur) = self.slot.compare_exchange(EMPTY, ptr, SeqCst, SeqCst) else {
+                // Make sure some M will poll for it (scheduler/netpoll.rs).
+                crate::scheduler::netpoll::waiter_added();
                 break;
             };
             IO_WAITERS.fetch_sub(1, SeqCst);

@@ -98,11 +98,9 @@ impl Poller {
         }
         let poller = Poller::new()?;
         let poller = POLLER.get_or_init(|| poller);
-        std::thread::Builder::new()
-            .name("goroutines-netpoll".into())
-            .spawn(move || loop {
-                poller.poll(None);
-            })?;
+        // The scheduler services the poller (scheduler/netpoll.rs): make
+        // sure a runtime exists even when only plain threads use sockets.
+        crate::runtime::ensure_a_runtime();
         Ok(poller)
     }
 

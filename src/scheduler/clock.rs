@@ -117,7 +117,10 @@ impl Shared {
         let next = self.earliest_timer();
         self.sleep_until.store(next, Ordering::SeqCst);
         let next = next.min(self.earliest_timer());
-        park((next != NONE).then(|| next.saturating_sub(self.now())));
+        let timeout = (next != NONE).then(|| next.saturating_sub(self.now()));
+        super::netpoll::sleep(m, timeout.map(std::time::Duration::from_nanos), || {
+            park(timeout)
+        });
         self.sleep_until.store(NONE, Ordering::SeqCst);
         *self.sleeper.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.run_all_due_timers();

@@ -36,6 +36,8 @@ pub(crate) struct MShared {
     parker: Parker,
     /// A P handed over by a waker: `(p + 1) << 1 | spinning`, 0 for none.
     handoff: AtomicUsize,
+    /// Set while this M is blocked in the network poller (`netpoll.rs`).
+    pub(crate) in_netpoll: std::sync::atomic::AtomicBool,
     /// Set once the thread is started; taken by shutdown to join it.
     pub(crate) thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -43,17 +45,25 @@ pub(crate) struct MShared {
 impl MShared {
     /// Gives this (parked) M P `p` to run, spinning or not.
     pub(crate) fn hand_off(&self, p: u32, spinning: bool) {
-        // Release pairs with the Acquire swap in stop_m.
+        // SeqCst: pairs with the Acquire swap in stop_m, and with
+        // netpoll::sleep's store of in_netpoll (netpoll.rs step 3).
         self.handoff.store(
             ((p as usize + 1) << 1) | spinning as usize,
-            Ordering::Release,
+            Ordering::SeqCst,
         );
         self.parker.unpark();
+        super::netpoll::interrupt(self);
+    }
+
+    /// Whether a hand-off is waiting for this M to take it.
+    pub(crate) fn has_handoff(&self) -> bool {
+        self.handoff.load(Ordering::SeqCst) != 0
     }
 
     /// Wakes the M so it notices shutdown.
     pub(crate) fn kick(&self) {
         self.parker.unpark();
+        super::netpoll::interrupt(self);
     }
 }
 
@@ -286,6 +296,7 @@ pub(crate) fn start(shared: Arc<Shared>, p: u32, spinning: bool) -> std::io::Res
         id,
         parker: Parker::new(),
         handoff: AtomicUsize::new(0),
+        in_netpoll: std::sync::atomic::AtomicBool::new(false),
         thread: Mutex::new(None),
     });
     let me2 = me.clone();
@@ -462,6 +473,10 @@ impl MLocal {
             }
             if let Some(g) = self.take_global_batch(p) {
                 return Some(g);
+            }
+            // Network events, unless an M is blocked in the poller anyway.
+            if super::netpoll::poll_ready() > 0 {
+                continue;
             }
             if !self.spinning.get() && shared.idle.can_spin(shared.ps.len()) {
                 self.spinning.set(true);

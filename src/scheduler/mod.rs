@@ -15,9 +15,12 @@
 //! differ only in `mode.rs`.
 //!
 //! Rejected designs, and why:
-//! * Spawning a goroutine into `runnext` (Go does): an unstarted goroutine
-//!   there cannot be stolen, and in pinned mode unstarted goroutines are the
-//!   only load that can move; new goroutines go to the stealable ring.
+//! * Spawning a goroutine into the stealable ring rather than `runnext`
+//!   (Go uses `runnext`): an idle P then often stole a just-spawned partner
+//!   before the spawner parked, and in pinned mode that placement is for
+//!   life, so a ping-pong pair could end up a thread hop apart (100x
+//!   slower). With `runnext`, the previous new goroutine is what becomes
+//!   stealable, so a spawn loop still spreads.
 //! * Waking an idle P for a goroutine readied into `runnext`: nobody but this
 //!   P can take it from there, so the wake-up would only cost a futex call
 //!   and a failed steal. Only stealable work wakes Ps.
@@ -32,6 +35,7 @@ pub(crate) mod idle;
 mod inject;
 pub(crate) mod m;
 pub(crate) mod mode;
+pub(crate) mod netpoll;
 pub(crate) mod p;
 pub(crate) mod park;
 pub(crate) mod queue;
@@ -163,23 +167,29 @@ impl Shared {
         let id = m::next_goid(self);
         let (g, join) = g::new_task(f, id, self, site);
         let mut g = Some(g);
+        // As in Go, a goroutine spawned by a goroutine goes to `runnext`:
+        // it runs on this P as soon as the spawner parks (in pinned mode,
+        // for life), and the one it displaces becomes stealable.
         let local = m::with_p(self, |p| {
             p.bump(&p.spawned);
             // SAFETY: with_p runs us on the M holding `p`.
-            unsafe { p.put(g.take().expect("queued once"), false) }.0
+            unsafe { p.put(g.take().expect("queued once"), true) }
         });
         match local {
-            Some(overflow) => {
+            Some((overflow, stealable)) => {
                 if let Some(batch) = overflow {
                     self.global.push_batch(batch);
+                }
+                if stealable {
+                    self.wakep();
                 }
             }
             None => {
                 self.foreign_spawns.fetch_add(1, Ordering::Relaxed);
                 self.global.push(g.take().expect("queued once"));
+                self.wakep();
             }
         }
-        self.wakep();
         join
     }
 

@@ -122,6 +122,7 @@ fn run(shared: &Shared, settings: &Settings) {
             }
         }
         super::deadlock::check(shared, &mut suspect);
+        super::netpoll::poll_if_stale();
         if now >= next_scavenge {
             shared.arena.scavenge(WARM_STACKS);
             next_scavenge = now + SCAVENGE_EVERY;

@@ -1,0 +1,111 @@
+//! The scheduler services the network poller itself, as Go's does, so a
+//! readied goroutine goes straight to a P instead of through a poller
+//! thread.
+//!
+//! 1. An M looking for work polls without blocking before it steals
+//!    ([`poll_ready`]), unless another M is blocked in the poller.
+//! 2. When the runtime goes idle, the timer sleeper (`clock.rs`) blocks in
+//!    the poller instead of on its futex ([`sleep`]), with the next timer
+//!    deadline as the timeout, if any goroutine or thread waits on the
+//!    network. At most one M per process does so (`OWNER`).
+//! 3. Whoever hands that M a P, kicks it or adds an earlier timer also
+//!    writes the poller's eventfd (`MShared::kick`/`hand_off`): the M marks
+//!    `in_netpoll` before it re-checks its hand-off word, the waker stores
+//!    the hand-off before it reads `in_netpoll`, both SeqCst.
+//! 4. A new network waiter while the sleeper sleeps on its futex kicks it
+//!    ([`waiter_added`]), so it moves into the poller.
+//! 5. sysmon polls if nobody has for [`FORCED_POLL`], so network waiters are
+//!    not starved by Ps that always have other work.
+
+use super::m::MShared;
+use crate::net::poller::{self, Poller};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Set while an M is blocked in the poller.
+static OWNER: AtomicBool = AtomicBool::new(false);
+/// Timer sleepers parked on their futex rather than in the poller.
+static FUTEX_SLEEPERS: AtomicUsize = AtomicUsize::new(0);
+/// When anybody last polled, in nanoseconds since [`epoch`].
+static LAST_POLL: AtomicU64 = AtomicU64::new(0);
+
+/// How long sysmon lets the poller go unpolled.
+pub(crate) const FORCED_POLL: Duration = Duration::from_millis(10);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now() -> u64 {
+    epoch().elapsed().as_nanos() as u64
+}
+
+/// The poller, if started and somebody waits on it.
+fn wanted() -> Option<&'static Poller> {
+    let p = Poller::started()?;
+    (poller::waiters() > 0).then_some(p)
+}
+
+/// Step 1: a non-blocking poll. Returns how many waiters it woke.
+pub(crate) fn poll_ready() -> usize {
+    if OWNER.load(Ordering::SeqCst) {
+        return 0;
+    }
+    let Some(p) = wanted() else { return 0 };
+    LAST_POLL.store(now(), Ordering::Relaxed);
+    p.poll(Some(Duration::ZERO))
+}
+
+/// Step 5, for sysmon.
+pub(crate) fn poll_if_stale() {
+    if now().saturating_sub(LAST_POLL.load(Ordering::Relaxed)) >= FORCED_POLL.as_nanos() as u64 {
+        poll_ready();
+    }
+}
+
+/// Step 2: how the timer sleeper `m` sleeps for up to `timeout`.
+pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnOnce()) {
+    if let Some(p) = wanted() {
+        if OWNER
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            m.in_netpoll.store(true, Ordering::SeqCst);
+            if !m.has_handoff() {
+                LAST_POLL.store(now(), Ordering::Relaxed);
+                p.poll(timeout);
+            }
+            m.in_netpoll.store(false, Ordering::SeqCst);
+            OWNER.store(false, Ordering::SeqCst);
+            return;
+        }
+    }
+    FUTEX_SLEEPERS.fetch_add(1, Ordering::SeqCst);
+    futex_park();
+    FUTEX_SLEEPERS.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Step 3: wakes `m` out of the poller if it is blocked there.
+pub(crate) fn interrupt(m: &MShared) {
+    if m.in_netpoll.load(Ordering::SeqCst) {
+        if let Some(p) = Poller::started() {
+            p.wake();
+        }
+    }
+}
+
+/// Step 4: called when a goroutine or thread starts waiting on the poller.
+pub(crate) fn waiter_added() {
+    if OWNER.load(Ordering::SeqCst) || FUTEX_SLEEPERS.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    for rt in super::registry::runtimes() {
+        let sleeper = rt.sleeper.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(m) = sleeper {
+            m.kick();
+            return;
+        }
+    }
+}
