@@ -1,12 +1,25 @@
-//! `JoinHandle`: waiting for a goroutine's result.
+//! `JoinHandle`: waiting for a goroutine's result, by `join` (parks the
+//! caller) or by `.await` (`impl Future`: the goroutine's exit wakes the
+//! awaiting task's `Waker`, registered in the G's join state).
 
 use crate::scheduler::g::{GRef, WaitReason};
 use crate::scheduler::park::{self, Waiter};
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::thread;
 
 /// An owned permission to join a goroutine: wait for it to finish and take
 /// its result. Dropping the handle detaches the goroutine.
+///
+/// It is also a [`Future`], so async code on any executor can await a
+/// goroutine:
+///
+/// ```
+/// let h = goroutines::go(|| 6 * 7);
+/// assert_eq!(futures::executor::block_on(h).unwrap(), 42);
+/// ```
 pub struct JoinHandle<T> {
     g: GRef,
     _result: PhantomData<fn() -> T>,
@@ -67,5 +80,39 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// The goroutine's id, as shown in dumps and panic messages.
     pub fn id(&self) -> u64 {
         self.g.id
+    }
+}
+
+/// Awaiting a goroutine: ready with what [`JoinHandle::join`] would return.
+/// The goroutine's exit wakes the task; polling never blocks.
+///
+/// # Panics
+/// If polled again after it returned `Ready`.
+impl<T: Send + 'static> Future for JoinHandle<T> {
+    type Output = thread::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<thread::Result<T>> {
+        let g = &self.g;
+        if !g.is_finished() {
+            // SAFETY: a goroutine that has not exited keeps its runtime's
+            // Shared alive.
+            if unsafe { &*g.shared }.is_shut_down() {
+                return Poll::Ready(Err(Box::new(format!(
+                    "goroutine {} cannot be joined: its runtime was shut down first",
+                    g.id
+                ))));
+            }
+            // SAFETY: we own the unique join handle (`&mut self`), so calls
+            // do not overlap.
+            if unsafe { g.set_join_waker(cx.waker()) } {
+                return Poll::Pending;
+            }
+        }
+        // SAFETY: T is this goroutine's output type, and completion was
+        // observed (Acquire) by is_finished or set_join_waker.
+        match unsafe { g.take_output::<T>() } {
+            Some(result) => Poll::Ready(result),
+            None => panic!("JoinHandle polled after it returned Ready"),
+        }
     }
 }

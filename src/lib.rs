@@ -19,6 +19,7 @@
 
 #[doc(hidden)]
 pub mod arch;
+mod block_on;
 pub mod chan;
 mod debug;
 mod dump;
@@ -29,16 +30,19 @@ pub mod net;
 mod panic_hook;
 mod runtime;
 mod scheduler;
+mod scope;
 mod stack;
 mod stats;
 pub mod sync;
 mod syscall;
 pub mod time;
 
+pub use block_on::block_on;
 pub use dump::{dump, Dump, GoroutineInfo};
 pub use join::JoinHandle;
 pub use local::LocalKey;
 pub use runtime::{Builder, Runtime, DEFAULT_STACK_SIZE, MAX_PROCS};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use stats::Stats;
 pub use syscall::syscall;
 

@@ -55,6 +55,7 @@ pub(crate) enum WaitReason {
     Once,
     Syscall,
     IoWait,
+    BlockOn,
 }
 
 impl WaitReason {
@@ -74,6 +75,7 @@ impl WaitReason {
             Once,
             Syscall,
             IoWait,
+            BlockOn,
         ]
         .get(v as usize)
         .copied()
@@ -96,6 +98,7 @@ impl WaitReason {
             WaitReason::Once => "sync.Once",
             WaitReason::IoWait => "IO wait",
             WaitReason::Syscall => "syscall",
+            WaitReason::BlockOn => "block_on",
         }
     }
 }
@@ -111,6 +114,8 @@ pub(crate) const NO_HOME: u32 = u32::MAX;
 /// Join state bits.
 const COMPLETE: usize = 1;
 const JOIN_WAITING: usize = 2;
+/// A `Waker` awaiting the `JoinHandle` (as a `Future`) is in `join_waker`.
+const WAKER_WAITING: usize = 4;
 
 /// The type-erased operations on a `Task<F, T>`.
 pub(crate) struct Vtable {
@@ -143,12 +148,17 @@ pub(crate) struct G {
     /// P index this goroutine is pinned to, or [`NO_HOME`]. Written once, by
     /// the M that first runs it, before it can be readied by anyone else.
     pub(crate) home: AtomicU32,
-    /// COMPLETE | JOIN_WAITING.
+    /// COMPLETE | JOIN_WAITING | WAKER_WAITING.
     join: AtomicUsize,
     /// The joiner's waiter: written by the `JoinHandle` owner before it sets
     /// JOIN_WAITING (Release), read by the exiting goroutine after it sees
     /// JOIN_WAITING (Acquire).
     joiner: UnsafeCell<Option<super::park::Waiter>>,
+    /// The waker of the task awaiting the `JoinHandle`: owned by the handle
+    /// while WAKER_WAITING is clear; while it is set, taken by the exiting
+    /// goroutine if it sets COMPLETE first (the handle then leaves it
+    /// alone), else reclaimed by the handle, which clears the bit first.
+    join_waker: UnsafeCell<Option<std::task::Waker>>,
     /// Protected by the G's state: see [`Context`].
     pub(crate) ctx: UnsafeCell<Context>,
     /// Where `go` was called: for dumps.
@@ -263,6 +273,7 @@ where
             home: AtomicU32::new(NO_HOME),
             join: AtomicUsize::new(0),
             joiner: UnsafeCell::new(None),
+            join_waker: UnsafeCell::new(None),
             ctx: UnsafeCell::new(Context { sp: 0, stack: None }),
             spawn_site,
             shared,
@@ -408,6 +419,57 @@ impl G {
                 w.wake();
             }
         }
+        if prev & WAKER_WAITING != 0 {
+            // SAFETY: the handle wrote the waker before setting
+            // WAKER_WAITING, and once it sees COMPLETE it leaves the slot
+            // to us (set_join_waker).
+            let waker = unsafe { (*self.join_waker.get()).take() };
+            if let Some(w) = waker {
+                // Foreign code, possibly on g0 (a goroutine that could not
+                // start): a panic must not unwind into the scheduler.
+                if panic::catch_unwind(AssertUnwindSafe(|| w.wake())).is_err() {
+                    eprintln!(
+                        "goroutines: a Waker awaiting goroutine {} panicked",
+                        self.id
+                    );
+                }
+            }
+        }
+    }
+
+    /// Registers, or replaces, the waker of a task awaiting the join
+    /// handle. Returns false when the goroutine has already completed, in
+    /// which case nobody will wake it and the result can be taken.
+    ///
+    /// # Safety
+    /// Only the join handle's owner may call this, one call at a time.
+    pub(crate) unsafe fn set_join_waker(&self, waker: &std::task::Waker) -> bool {
+        // Take the slot back from a previous registration. AcqRel: Acquire
+        // makes the result visible if COMPLETE is already set.
+        let prev = self.join.fetch_and(!WAKER_WAITING, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            // complete() saw WAKER_WAITING (if it was set) and owns the
+            // slot; it wakes the old waker, a harmless spurious wake.
+            return false;
+        }
+        // SAFETY: WAKER_WAITING is clear and COMPLETE was not set when we
+        // cleared it, so complete() will not touch the slot.
+        unsafe {
+            let slot = &mut *self.join_waker.get();
+            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *slot = Some(waker.clone());
+            }
+        }
+        // AcqRel: Release publishes the waker to complete(); Acquire makes
+        // the result visible if COMPLETE is already set.
+        let prev = self.join.fetch_or(WAKER_WAITING, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            // complete() ran in between and did not see WAKER_WAITING.
+            // SAFETY: it has finished with the join word and ignored the slot.
+            drop(unsafe { (*self.join_waker.get()).take() });
+            return false;
+        }
+        true
     }
 
     /// Registers the joiner's waiter. Returns false when the goroutine has
