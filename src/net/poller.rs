@@ -22,19 +22,13 @@
 //! an event that arrives after its socket was closed points at valid memory
 //! and is dropped by the seq check, or at worst causes a spurious retry.
 //!
-//! Who services it, in this slice: ONE dedicated thread per process,
-//! started on first use, that loops over [`Poller::poll`]`(None)`: it
-//! blocks in epoll_wait without timeout and wakes waiters with
-//! `Waiter::wake`. The eventfd lets [`Poller::wake`] interrupt a blocked
-//! poll.
-//!
-//! Next step (integration into the scheduler, as Go's netpoll): the
-//! scheduler calls [`Poller::poll`] itself, `poll(Some(ZERO))` from
-//! `find_runnable` before stealing, and one idle M blocks in
-//! `poll(next timer deadline)` instead of on its futex, with
-//! [`Poller::wake`] called when work or an earlier timer arrives. Then the
-//! thread here is no longer started. `poll` is safe to call from several
-//! threads at once.
+//! Who services it: the scheduler (`scheduler/netpoll.rs`, as Go's
+//! netpoll). Ms call [`Poller::poll`]`(Some(ZERO))` before stealing, the
+//! idle timer sleeper blocks in `poll(next timer deadline)` instead of on its
+//! futex, and [`Poller::wake`] (the eventfd) interrupts it when it is handed
+//! a P, kicked, or an earlier timer arrives. `poll` is safe to call from
+//! several threads at once. Creating the poller makes sure some runtime
+//! exists, so sockets used only from plain threads are serviced too.
 
 use super::poll_desc::PollDesc;
 use std::io;
@@ -68,10 +62,6 @@ static INIT: Mutex<()> = Mutex::new(());
 /// How many goroutines or threads are parked on the poller right now (Go's
 /// `netpollWaiters`). For the deadlock check: while it is non-zero, a
 /// network event may still wake a goroutine. SeqCst; see `IO_WAITERS`.
-#[allow(
-    dead_code,
-    reason = "for the scheduler's deadlock check (see the module docs)"
-)]
 pub(crate) fn waiters() -> usize {
     super::poll_desc::IO_WAITERS.load(std::sync::atomic::Ordering::SeqCst)
 }
@@ -79,10 +69,6 @@ pub(crate) fn waiters() -> usize {
 impl Poller {
     /// The process's poller if a socket was ever registered, else `None`
     /// (for the scheduler: nothing to poll before that).
-    #[allow(
-        dead_code,
-        reason = "for the scheduler integration (see the module docs)"
-    )]
     pub(crate) fn started() -> Option<&'static Poller> {
         POLLER.get()
     }
@@ -237,10 +223,6 @@ impl Poller {
 
     /// Interrupts a `poll` blocked in epoll_wait (or makes the next one
     /// return at once). For the scheduler integration; see the module docs.
-    #[allow(
-        dead_code,
-        reason = "used once the scheduler polls (see the module docs)"
-    )]
     pub(crate) fn wake(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64. EAGAIN (counter full) is
