@@ -14,6 +14,27 @@
 //! stays on the OS thread where it first ran, so everything safe Rust does on
 //! a thread stays sound in a goroutine; `unsafe { Builder::migrate_goroutines() }`
 //! opts into Go's fully migrating scheduler (SAFETY.md).
+//!
+//! Goroutines can borrow the caller's locals inside a [`scope`], which
+//! joins them all before it returns, as `std::thread::scope` does:
+//!
+//! ```
+//! let mut halves = [vec![1, 2], vec![3, 4]];
+//! goroutines::scope(|s| {
+//!     for h in halves.iter_mut() {
+//!         s.go(move || h.push(0)); // a mutable borrow of a local
+//!     }
+//! });
+//! assert_eq!(halves, [vec![1, 2, 0], vec![3, 4, 0]]);
+//! ```
+//!
+//! Async code and goroutines meet both ways: [`block_on`] parks a goroutine
+//! on a future, and a [`JoinHandle`] is a future any executor can await:
+//!
+//! ```
+//! let h = goroutines::go(|| goroutines::block_on(async { 20 + 1 }) * 2);
+//! assert_eq!(futures::executor::block_on(h).unwrap(), 42);
+//! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
