@@ -6,7 +6,8 @@
 //! runtime of the process at once,
 //! 1. every P is idle and some goroutine exists (so all are parked),
 //! 2. no timer is pending and no `syscall` is in flight,
-//! 3. no goroutine waits on the network (a peer could wake it),
+//! 3. nothing waits on the network (a peer could wake it; the poller counts
+//!    its waiters, goroutines and threads alike),
 //! 4. every OS thread that is not the runtime's own is blocked in one of
 //!    this crate's primitives ([`THREADS_PARKED`]), so no other code runs,
 //!    and
@@ -21,7 +22,6 @@
 //! its park's unlock runs and its waker takes it off before unparking it,
 //! so "counted" always means "not yet woken".
 
-use super::g::{WaitReason, WAITING};
 use super::Shared;
 use crate::time::heap::NONE;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -79,13 +79,7 @@ fn quiet(rt: &Shared) -> bool {
     if rt.idle.npidle.load(Ordering::SeqCst) != rt.ps.len() || rt.earliest_timer() != NONE {
         return false;
     }
-    let mut io_wait = false;
-    for p in rt.ps.iter() {
-        p.registry.for_each_live(|g| {
-            io_wait |= g.state() == (WAITING, WaitReason::IoWait);
-        });
-    }
-    !io_wait
+    crate::net::poller::waiters() == 0
 }
 
 /// OS threads of this process that are not the runtime's own (named
