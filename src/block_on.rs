@@ -47,13 +47,18 @@
 //!
 //! The slot is owned by the owner in IDLE, POLLING and NOTIFIED, and by the
 //! one wake that swapped PARKED away in PARKED.
+//!
+//! Loom models of this machine (`RUSTFLAGS="--cfg loom" cargo test
+//! --release --lib loom_block_on`) run the real code against a stand-in for
+//! park/ready that checks goready's rule: a wake of an owner that is not
+//! parked, or a wake during a cancelled park, fails the model; a lost wake
+//! deadlocks it.
 
+use self::parking::{park, Waiter};
+use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::scheduler::g::WaitReason;
-use crate::scheduler::park::{self, Waiter};
-use std::cell::UnsafeCell;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -74,7 +79,13 @@ const PARKED: u8 = 3;
 ///
 /// This lets goroutines use async libraries (channels, clients) written
 /// for any executor, as long as the future does not need that executor's
-/// own reactor or timer to be polled by one of its threads.
+/// own reactor or timer to be polled by one of its threads. A goroutine
+/// waiting here shows as `block_on` in dumps.
+///
+/// Every pending `.await` inside is a park point: in Go mode
+/// (`migrate_goroutines`) the future must keep SAFETY.md's contract across
+/// it, as any code does across a park (no thread-local borrows, no
+/// thread-affine lock guards).
 ///
 /// ```
 /// use futures::channel::mpsc;
@@ -101,7 +112,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let signal = Arc::new(Signal {
         state: AtomicU8::new(IDLE),
-        waiter: UnsafeCell::new(None),
+        waiter: Slot::new(None),
     });
     let waker = Waker::from(signal.clone());
     let mut cx = Context::from_waker(&waker);
@@ -131,7 +142,7 @@ struct Signal {
     state: AtomicU8,
     /// The owner's waiter while it is PARKED. Owned by the owner in every
     /// other state; in PARKED, by the one wake that swaps PARKED away.
-    waiter: UnsafeCell<Option<Waiter>>,
+    waiter: Slot<Option<Waiter>>,
 }
 
 // SAFETY: `state` is atomic; `waiter` is accessed by one party at a time,
@@ -144,9 +155,12 @@ unsafe impl Send for Signal {}
 impl Signal {
     /// Steps 3 and 4: parks the owner unless a wake came during the poll.
     fn park(&self) {
-        // SAFETY: the state is POLLING or NOTIFIED, so the slot is ours.
-        unsafe { *self.waiter.get() = Some(Waiter::current()) };
-        park::park(WaitReason::BlockOn, || {
+        let me = Waiter::current();
+        self.waiter.with_mut(|slot| {
+            // SAFETY: the state is POLLING or NOTIFIED, so the slot is ours.
+            unsafe { *slot = Some(me) }
+        });
+        park(WaitReason::BlockOn, || {
             // Release publishes the slot to the wake that swaps PARKED
             // away. After a successful CAS we touch nothing of ours: a
             // wake may ready us at once.
@@ -154,10 +168,13 @@ impl Signal {
                 .compare_exchange(POLLING, PARKED, Ordering::Release, Ordering::Relaxed)
                 .is_ok()
         });
-        // SAFETY: woken (the wake took the waiter out before waking us, and
-        // its wake happens before we run) or cancelled (the slot was never
-        // published): either way the slot is ours again.
-        drop(unsafe { (*self.waiter.get()).take() });
+        let cancelled = self.waiter.with_mut(|slot| {
+            // SAFETY: woken (the wake took the waiter out before waking us,
+            // and its wake happens before we run) or cancelled (the slot was
+            // never published): either way the slot is ours again.
+            unsafe { (*slot).take() }
+        });
+        drop(cancelled);
     }
 
     /// Step 2.
@@ -166,9 +183,11 @@ impl Signal {
         // poll (its swap to POLLING, or its failed CAS then swap); Acquire
         // pairs with the owner's PARKED CAS so the slot is visible.
         if self.state.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
-            // SAFETY: we swapped PARKED away, so the slot is ours until the
-            // owner runs again, which it cannot before `wake` below.
-            let waiter = unsafe { (*self.waiter.get()).take() };
+            let waiter = self.waiter.with_mut(|slot| {
+                // SAFETY: we swapped PARKED away, so the slot is ours until
+                // the owner runs again, which it cannot before `wake` below.
+                unsafe { (*slot).take() }
+            });
             waiter.expect("a parked block_on has a waiter").wake();
         }
     }
@@ -181,5 +200,191 @@ impl Wake for Signal {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.notify();
+    }
+}
+
+/// The slot's cell: `std`'s normally, loom's (which checks that accesses
+/// never overlap) under loom.
+#[cfg(not(loom))]
+struct Slot<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> Slot<T> {
+    fn new(value: T) -> Slot<T> {
+        Slot(std::cell::UnsafeCell::new(value))
+    }
+
+    fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+use loom::cell::UnsafeCell as Slot;
+
+/// The park/ready pair as `block_on` sees it.
+#[cfg(not(loom))]
+mod parking {
+    pub(crate) use crate::scheduler::park::{park, Waiter};
+}
+
+/// A loom stand-in for park/ready that enforces goready's rule, as the
+/// scheduler does for goroutines: the owner is WAITING from before
+/// `unlock` runs; a wake must find it WAITING and makes it RUNNABLE (else
+/// the model fails, like the runtime's "readying goroutine ... which is not
+/// parked"); a cancelled park must not have been woken.
+#[cfg(loom)]
+mod parking {
+    use crate::scheduler::g::WaitReason;
+    use loom::sync::atomic::{AtomicU8, Ordering};
+    use loom::sync::Arc;
+
+    const RUNNING: u8 = 0;
+    const WAITING: u8 = 1;
+    const RUNNABLE: u8 = 2;
+
+    loom::thread_local! {
+        static STATUS: Arc<AtomicU8> = Arc::new(AtomicU8::new(RUNNING));
+    }
+
+    pub(crate) struct Waiter {
+        thread: loom::thread::Thread,
+        status: Arc<AtomicU8>,
+    }
+
+    impl Waiter {
+        pub(crate) fn current() -> Waiter {
+            Waiter {
+                thread: loom::thread::current(),
+                status: STATUS.with(|s| s.clone()),
+            }
+        }
+
+        pub(crate) fn wake(self) {
+            let was = self.status.compare_exchange(
+                WAITING,
+                RUNNABLE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            assert_eq!(was, Ok(WAITING), "readying an owner that is not parked");
+            self.thread.unpark();
+        }
+    }
+
+    pub(crate) fn park(_reason: WaitReason, unlock: impl FnOnce() -> bool) {
+        let status = STATUS.with(|s| s.clone());
+        status.store(WAITING, Ordering::Relaxed);
+        if !unlock() {
+            let was = status.swap(RUNNING, Ordering::AcqRel);
+            assert_eq!(was, WAITING, "a cancelled park was woken");
+            return;
+        }
+        while status.load(Ordering::Acquire) != RUNNABLE {
+            loom::thread::park();
+        }
+        status.store(RUNNING, Ordering::Relaxed);
+    }
+}
+
+/// Loom models: the owner in `block_on` on the main loom thread, wakers on
+/// others, every interleaving (within a preemption bound) of polls, parks
+/// and wakes.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::block_on;
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::sync::{Arc, Mutex};
+    use loom::thread;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(f);
+    }
+
+    /// Ready once `done` is set; keeps the latest waker for the peers.
+    #[derive(Clone, Default)]
+    struct Event {
+        done: Arc<AtomicBool>,
+        waker: Arc<Mutex<Option<Waker>>>,
+    }
+
+    impl Event {
+        fn set(&self) {
+            self.done.store(true, Ordering::Release);
+            self.wake();
+        }
+
+        /// A wake for no reason.
+        fn wake(&self) {
+            let waker = self.waker.lock().unwrap().clone();
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    impl Future for Event {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            // Store the waker before looking, so a `set` in between wakes it.
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            if self.done.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    #[test]
+    fn loom_block_on_one_wake_from_another_thread_ends_the_park() {
+        model(|| {
+            let event = Event::default();
+            let setter = event.clone();
+            let t = thread::spawn(move || setter.set());
+            block_on(event);
+            t.join().unwrap();
+        });
+    }
+
+    /// Spurious wakes race the real one and outlive the call: one
+    /// `Waiter::wake` per park, none after `block_on` returned.
+    #[test]
+    fn loom_block_on_spurious_wakes_before_during_and_after() {
+        model(|| {
+            let event = Event::default();
+            let (setter, spurious) = (event.clone(), event.clone());
+            let t1 = thread::spawn(move || setter.set());
+            let t2 = thread::spawn(move || {
+                spurious.wake();
+                spurious.wake();
+            });
+            block_on(event);
+            t1.join().unwrap();
+            t2.join().unwrap();
+        });
+    }
+
+    /// Two calls in a row share nothing: a late wake of the first call's
+    /// waker never ends the second call's park.
+    #[test]
+    fn loom_block_on_a_stale_waker_does_not_end_the_next_park() {
+        model(|| {
+            let first = Event::default();
+            first.done.store(true, Ordering::Relaxed);
+            block_on(first.clone()); // leaves its waker behind
+            let second = Event::default();
+            let (stale, setter) = (first.clone(), second.clone());
+            let t1 = thread::spawn(move || stale.wake());
+            let t2 = thread::spawn(move || setter.set());
+            block_on(second);
+            t1.join().unwrap();
+            t2.join().unwrap();
+        });
     }
 }

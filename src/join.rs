@@ -116,3 +116,62 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
         }
     }
 }
+
+/// Loom model of the `Future` registration against the goroutine's exit:
+/// `set_join_waker` (as `poll` calls it) re-registering while `complete`
+/// runs on another thread. Every interleaving must end with the result
+/// ready at a poll or the latest registered waker woken.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use crate::scheduler::g;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn loom_join_waker_reregistered_while_the_goroutine_exits() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
+            let site = std::panic::Location::caller();
+            // `shared` is never dereferenced by run, complete or the join
+            // state.
+            let (sched, join) = g::new_task(|| 7u32, 1, std::ptr::null(), site);
+            let exiting = loom::thread::spawn(move || {
+                // SAFETY: run once, by the only "goroutine" thread.
+                unsafe { sched.run() };
+                sched.complete();
+            });
+            let wakers: Vec<_> = (0..2)
+                .map(|_| Arc::new(CountingWaker(AtomicUsize::new(0))))
+                .collect();
+            let mut pending_on = None;
+            for w in &wakers {
+                // SAFETY: this thread owns the join reference; calls do not
+                // overlap.
+                if unsafe { join.set_join_waker(&Waker::from(w.clone())) } {
+                    pending_on = Some(w.clone());
+                } else {
+                    pending_on = None;
+                    break;
+                }
+            }
+            exiting.join().unwrap();
+            if let Some(latest) = pending_on {
+                assert_eq!(latest.0.load(Ordering::SeqCst), 1, "a lost wake-up");
+            }
+            assert!(join.is_finished());
+            // SAFETY: u32 is the task's output type; completion observed.
+            let out = unsafe { join.take_output::<u32>() };
+            assert!(matches!(out, Some(Ok(7))));
+        });
+    }
+}

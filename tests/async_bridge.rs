@@ -385,3 +385,33 @@ fn a_repolled_join_handle_wakes_only_its_latest_waker_and_can_still_be_joined() 
     assert_eq!(first.0.load(Ordering::SeqCst), 0);
     assert_eq!(second.0.load(Ordering::SeqCst), 1);
 }
+
+/// Re-registering a waker races the goroutine's exit: whichever wins, the
+/// latest waker is woken (or the result is ready), never neither.
+#[test]
+fn re_registering_a_join_waker_while_the_goroutine_exits_never_loses_the_wake() {
+    for rt in runtimes() {
+        for _ in 0..2_000 {
+            let mut h = rt.go(goroutines::yield_now);
+            let first = Arc::new(CountingWaker(AtomicUsize::new(0)));
+            let latest = Arc::new(CountingWaker(AtomicUsize::new(0)));
+            let w1 = Waker::from(first.clone());
+            let w2 = Waker::from(latest.clone());
+            if h.poll_unpin(&mut Context::from_waker(&w1)).is_ready() {
+                continue;
+            }
+            if h.poll_unpin(&mut Context::from_waker(&w2)).is_ready() {
+                continue;
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while latest.0.load(Ordering::SeqCst) == 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the latest waker was never woken"
+                );
+                std::thread::yield_now();
+            }
+            assert!(h.poll_unpin(&mut Context::from_waker(&w2)).is_ready());
+        }
+    }
+}
