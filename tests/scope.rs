@@ -236,6 +236,8 @@ fn scope_returns_the_closures_value_and_handles_report_ids() {
     let (value, id) = goroutines::scope(|s| {
         let h = s.go(goroutines::goroutine_id);
         let id = h.id();
+        // Dumps and Debug name the line that called `s.go`.
+        assert!(format!("{h:?}").contains("tests/scope.rs"), "{h:?}");
         let ran_as = h.join().unwrap();
         assert_eq!(ran_as, Some(id));
         ("done", id)
