@@ -50,7 +50,7 @@ fn stall_case(name: &str, body: fn()) -> String {
 fn a_cpu_hog_is_reported_with_the_fix() {
     let err = stall_case("a_cpu_hog_is_reported_with_the_fix", || {
         let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(80) {
+        while start.elapsed() < Duration::from_millis(200) {
             std::hint::spin_loop();
         }
     });
@@ -74,7 +74,7 @@ fn an_unannotated_blocking_call_is_reported_as_blocked_in_the_kernel() {
     let err = stall_case(
         "an_unannotated_blocking_call_is_reported_as_blocked_in_the_kernel",
         || {
-            std::thread::sleep(Duration::from_millis(80));
+            std::thread::sleep(Duration::from_millis(200));
         },
     );
     if common::is_child() {
