@@ -58,6 +58,18 @@ impl<S: AsRawFd> PollFd<S> {
         &self.sock
     }
 
+    /// Registers `dup`, a `dup` of this socket, as a handle of its own that
+    /// starts with this handle's timeouts (std's `try_clone` shares
+    /// `SO_RCVTIMEO` through the kernel; ours live here, so they are
+    /// copied). The non-blocking flag is not copied: std's is a property of
+    /// the open file, ours of the handle, and a clone starts blocking.
+    pub(crate) fn register_dup(&self, dup: S) -> io::Result<PollFd<S>> {
+        let clone = PollFd::new(dup)?;
+        clone.set_timeout(Dir::Read, self.read_timeout())?;
+        clone.set_timeout(Dir::Write, self.write_timeout())?;
+        Ok(clone)
+    }
+
     /// Runs `op` until it does not return `WouldBlock`, parking on the
     /// poller for `dir` in between. See the module docs.
     pub(crate) fn io<R>(&self, dir: Dir, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {

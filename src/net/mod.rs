@@ -88,9 +88,9 @@ fn each_addr<A: ToSocketAddrs, T>(
     }))
 }
 
-/// `Read`/`Write` for a stream type and its shared reference, plus the
-/// descriptor traits and `Debug`. The type has a field `inner: PollFd<S>`
-/// where `&S: Read + Write`.
+/// `Read`/`Write` for a stream type and its shared reference, plus
+/// [`impl_fd_traits`]. The type has a field `inner: PollFd<S>` where
+/// `&S: Read + Write`.
 macro_rules! impl_stream_io {
     ($ty:ty) => {
         impl std::io::Read for &$ty {
@@ -155,23 +155,79 @@ macro_rules! impl_stream_io {
             }
         }
 
+        $crate::net::impl_fd_traits!($ty);
+    };
+}
+use impl_stream_io;
+
+/// `AsRawFd`, `AsFd` and `Debug` for a type with a field `inner: PollFd<S>`,
+/// all answered by the std socket `S`: every public socket type shows and
+/// hands out its descriptor the way the std type it wraps does.
+macro_rules! impl_fd_traits {
+    ($ty:ty) => {
         impl std::os::fd::AsRawFd for $ty {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                self.inner.get().as_raw_fd()
+                std::os::fd::AsRawFd::as_raw_fd(self.inner.get())
             }
         }
 
         impl std::os::fd::AsFd for $ty {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                self.inner.get().as_fd()
+                std::os::fd::AsFd::as_fd(self.inner.get())
             }
         }
 
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.inner.fmt(f)
+                std::fmt::Debug::fmt(&self.inner, f)
             }
         }
     };
 }
-use impl_stream_io;
+use impl_fd_traits;
+
+/// std's four timeout methods for a type with a field `inner: PollFd<S>`.
+/// One definition, so the zero-is-an-error rule and the `Ok` wrapping of
+/// the getters (std's signatures) cannot drift apart between socket types.
+/// `$read` and `$writes` name the operations in the docs ("read" or
+/// "receive", "writes" or "sends").
+macro_rules! impl_timeouts {
+    ($ty:ty, $read:literal, $writes:literal) => {
+        impl $ty {
+            #[doc = concat!("Each ", $read, " may wait at most `dur` for the socket to be")]
+            /// ready, then fails with `WouldBlock` (`EAGAIN`, what
+            /// std returns on Linux). A zero duration is an `InvalidInput`
+            /// error, as in std. Implemented with a runtime timer (a goroutine)
+            /// or a timed park (a plain thread), not `SO_RCVTIMEO`.
+            pub fn set_read_timeout(
+                &self,
+                dur: Option<std::time::Duration>,
+            ) -> std::io::Result<()> {
+                self.inner
+                    .set_timeout($crate::net::poll_desc::Dir::Read, dur)
+            }
+
+            #[doc = concat!("As [`set_read_timeout`](Self::set_read_timeout), for ", $writes, ".")]
+            pub fn set_write_timeout(
+                &self,
+                dur: Option<std::time::Duration>,
+            ) -> std::io::Result<()> {
+                self.inner
+                    .set_timeout($crate::net::poll_desc::Dir::Write, dur)
+            }
+
+            /// The timeout set by [`set_read_timeout`](Self::set_read_timeout);
+            /// `None` for none.
+            pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.inner.read_timeout())
+            }
+
+            /// The timeout set by [`set_write_timeout`](Self::set_write_timeout);
+            /// `None` for none.
+            pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.inner.write_timeout())
+            }
+        }
+    };
+}
+use impl_timeouts;

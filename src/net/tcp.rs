@@ -9,10 +9,9 @@
 use super::fd::PollFd;
 use super::poll_desc::Dir;
 use super::{each_addr, socket};
-use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 /// A TCP socket server, listening for connections.
@@ -230,38 +229,9 @@ impl TcpStream {
     /// separately. It starts with this handle's timeouts; each handle's
     /// timeouts change independently afterwards.
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        let clone = TcpStream {
-            inner: PollFd::new(self.inner.get().try_clone()?)?,
-        };
-        clone
-            .inner
-            .set_timeout(Dir::Read, self.inner.read_timeout())?;
-        clone
-            .inner
-            .set_timeout(Dir::Write, self.inner.write_timeout())?;
-        Ok(clone)
-    }
-
-    /// Each read may wait at most `dur` for data, then fails with
-    /// `WouldBlock` (`EAGAIN`, what std returns on Linux). A zero duration
-    /// is an `InvalidInput` error, as in std. Implemented with a runtime
-    /// timer (a goroutine) or a timed park (a plain thread), not
-    /// `SO_RCVTIMEO`.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Dir::Read, dur)
-    }
-
-    /// As [`set_read_timeout`](Self::set_read_timeout), for writes.
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Dir::Write, dur)
-    }
-
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
-    }
-
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
+        Ok(TcpStream {
+            inner: self.inner.register_dup(self.inner.get().try_clone()?)?,
+        })
     }
 
     /// Reads without removing the data from the queue.
@@ -307,21 +277,6 @@ impl TcpStream {
 }
 
 super::impl_stream_io!(TcpStream);
+super::impl_timeouts!(TcpStream, "read", "writes");
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.get().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.get().as_fd()
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
+super::impl_fd_traits!(TcpListener);

@@ -7,11 +7,8 @@
 use super::fd::PollFd;
 use super::poll_desc::Dir;
 use super::{each_addr, socket};
-use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::time::Duration;
 
 /// A UDP socket.
 ///
@@ -103,34 +100,9 @@ impl UdpSocket {
     /// A second handle on the same socket (a `dup`), registered separately,
     /// starting with this handle's timeouts.
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        let clone = UdpSocket {
-            inner: PollFd::new(self.inner.get().try_clone()?)?,
-        };
-        clone
-            .inner
-            .set_timeout(Dir::Read, self.inner.read_timeout())?;
-        clone
-            .inner
-            .set_timeout(Dir::Write, self.inner.write_timeout())?;
-        Ok(clone)
-    }
-
-    /// Each receive may wait at most `dur`, then fails with `WouldBlock`
-    /// (`EAGAIN`, as std on Linux). Zero is an `InvalidInput` error.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Dir::Read, dur)
-    }
-
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Dir::Write, dur)
-    }
-
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
-    }
-
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
+        Ok(UdpSocket {
+            inner: self.inner.register_dup(self.inner.get().try_clone()?)?,
+        })
     }
 
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
@@ -189,20 +161,5 @@ impl UdpSocket {
     }
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.get().as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.get().as_fd()
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
+super::impl_fd_traits!(UdpSocket);
+super::impl_timeouts!(UdpSocket, "receive", "sends");

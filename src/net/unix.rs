@@ -10,10 +10,9 @@
 use super::fd::PollFd;
 use super::poll_desc::Dir;
 use super::socket;
-use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -164,34 +163,9 @@ impl UnixStream {
     /// A second handle on the same connection (a `dup`), registered
     /// separately, starting with this handle's timeouts.
     pub fn try_clone(&self) -> io::Result<UnixStream> {
-        let clone = UnixStream {
-            inner: PollFd::new(self.inner.get().try_clone()?)?,
-        };
-        clone
-            .inner
-            .set_timeout(Dir::Read, self.inner.read_timeout())?;
-        clone
-            .inner
-            .set_timeout(Dir::Write, self.inner.write_timeout())?;
-        Ok(clone)
-    }
-
-    /// Each read may wait at most `dur`, then fails with `WouldBlock`
-    /// (`EAGAIN`, as std on Linux). Zero is an `InvalidInput` error.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Dir::Read, dur)
-    }
-
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Dir::Write, dur)
-    }
-
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
-    }
-
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
+        Ok(UnixStream {
+            inner: self.inner.register_dup(self.inner.get().try_clone()?)?,
+        })
     }
 
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
@@ -206,21 +180,6 @@ impl UnixStream {
 }
 
 super::impl_stream_io!(UnixStream);
+super::impl_timeouts!(UnixStream, "read", "writes");
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.get().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.get().as_fd()
-    }
-}
-
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
+super::impl_fd_traits!(UnixListener);
