@@ -75,6 +75,9 @@ fn main() {
 
     section("observability: stats() and dump(), as GODEBUG=schedtrace and SIGQUIT");
     observability();
+
+    section("beyond Go: scoped goroutines borrow; block_on and .await bridge to async");
+    beyond_go();
 }
 
 /// `n` `what`s in `el`, as a rate read at a glance: "4.2 M round trips/s".
@@ -514,5 +517,34 @@ fn observability() {
         for h in parked {
             h.join().unwrap();
         }
+    });
+}
+
+fn beyond_go() {
+    goroutines::run(|| {
+        // Scoped goroutines borrow from the caller's stack, like
+        // std::thread::scope: no Arc, no 'static, all joined at the end.
+        let mut counts = vec![0u64; 4];
+        let words = ["go", "rust", "goroutines", "scope"];
+        goroutines::scope(|s| {
+            for (slot, word) in counts.iter_mut().zip(&words) {
+                s.go(move || *slot = word.len() as u64);
+            }
+        });
+        println!("scope: 4 goroutines wrote into a borrowed Vec: {counts:?}");
+
+        // block_on: a future parks the goroutine; its waker readies it.
+        let (tx, rx) = futures::channel::oneshot::channel::<&str>();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            let _ = tx.send("sent from a std thread");
+        });
+        let got = goroutines::block_on(rx).unwrap();
+        println!("block_on(oneshot) parked the goroutine until: {got:?}");
+
+        // And async code can await a goroutine's JoinHandle.
+        let handle = goroutines::go(|| (1..=10u64).product::<u64>());
+        let fact = goroutines::block_on(async { handle.await.unwrap() });
+        println!("awaiting a JoinHandle from async code: 10! = {fact}");
     });
 }
