@@ -20,10 +20,12 @@
 
 use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use super::select::Reservation;
-use super::wait::{expired, ClaimList, Entry, Outcome, Packet, Wait, WaitCell, WaitQueue};
+use super::wait::{
+    expired, park_recv, park_send, ClaimList, Entry, Outcome, SendNow, Wait, WaitQueue,
+};
 use crate::loom::sync::{Mutex, MutexGuard};
-use crate::scheduler::g::WaitReason;
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 struct Inner<T> {
@@ -101,21 +103,35 @@ impl<T> Channel<T> {
         self.lock().buf.len()
     }
 
-    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut inner = self.lock();
+    /// The non-waiting part of a send, in Go's order: closed, then a parked
+    /// receiver (the buffer is then empty), then room in the buffer. When
+    /// full, the lock stays held so that a blocking send queues under it.
+    fn send_now<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner<T>>,
+        value: T,
+    ) -> SendNow<MutexGuard<'a, Inner<T>>, T> {
         if inner.closed {
-            return Err(TrySendError::Disconnected(value));
+            return SendNow::Closed(value);
         }
         if let Some(receiver) = inner.receivers.claim_first(|_| Outcome::Selected) {
             drop(inner);
             receiver.deliver(value);
-            return Ok(());
+            return SendNow::Sent;
         }
         if inner.has_room(self.cap) {
             inner.buf.push_back(value);
-            return Ok(());
+            return SendNow::Sent;
         }
-        Err(TrySendError::Full(value))
+        SendNow::Full(inner, value)
+    }
+
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match self.send_now(self.lock(), value) {
+            SendNow::Sent => Ok(()),
+            SendNow::Closed(v) => Err(TrySendError::Disconnected(v)),
+            SendNow::Full(_, v) => Err(TrySendError::Full(v)),
+        }
     }
 
     pub(crate) fn send(
@@ -125,39 +141,26 @@ impl<T> Channel<T> {
     ) -> Result<(), SendTimeoutError<T>> {
         let mut value = value;
         loop {
-            let mut inner = self.lock();
-            if inner.closed {
-                return Err(SendTimeoutError::Disconnected(value));
-            }
-            if let Some(receiver) = inner.receivers.claim_first(|_| Outcome::Selected) {
-                drop(inner);
-                receiver.deliver(value);
-                return Ok(());
-            }
-            if inner.has_room(self.cap) {
-                inner.buf.push_back(value);
-                return Ok(());
-            }
+            let mut inner = match self.send_now(self.lock(), value) {
+                SendNow::Sent => return Ok(()),
+                SendNow::Closed(v) => return Err(SendTimeoutError::Disconnected(v)),
+                SendNow::Full(inner, v) => {
+                    value = v;
+                    inner
+                }
+            };
             if expired(deadline) {
                 return Err(SendTimeoutError::Timeout(value));
             }
-            let cell = WaitCell::new(deadline);
-            let packet = Packet::new(Some(value));
-            inner
-                .senders
-                .push_back(Entry::new(cell.get(), 0, packet.ptr()));
-            drop(inner);
-            let (outcome, _) = cell.park(WaitReason::ChanSend, deadline);
-            if outcome != Outcome::Selected {
-                self.lock().senders.remove(cell.get());
-            }
-            // SAFETY: DONE, and our entry is out of the queue.
-            match (outcome, unsafe { packet.take() }) {
-                (Outcome::Selected, None) => return Ok(()),
-                (Outcome::Disconnected, Some(v)) => return Err(SendTimeoutError::Disconnected(v)),
-                (Outcome::TimedOut, Some(v)) => return Err(SendTimeoutError::Timeout(v)),
-                (_, Some(v)) => value = v,
-                (_, None) => unreachable!("a receiver took the value without selecting the send"),
+            let enqueue = |entry| {
+                inner.senders.push_back(entry);
+                drop(inner);
+            };
+            match park_send(value, deadline, enqueue, |me| {
+                self.lock().senders.remove(me)
+            }) {
+                ControlFlow::Break(result) => return result,
+                ControlFlow::Continue(v) => value = v,
             }
         }
     }
@@ -197,22 +200,14 @@ impl<T> Channel<T> {
             if expired(deadline) {
                 return Err(RecvTimeoutError::Timeout);
             }
-            let cell = WaitCell::new(deadline);
-            let packet = Packet::new(None);
-            inner
-                .receivers
-                .push_back(Entry::new(cell.get(), 0, packet.ptr()));
-            drop(inner);
-            let (outcome, _) = cell.park(WaitReason::ChanReceive, deadline);
-            if outcome != Outcome::Selected {
-                self.lock().receivers.remove(cell.get());
-            }
-            // SAFETY: DONE, and our entry is out of the queue.
-            match (outcome, unsafe { packet.take() }) {
-                (Outcome::Selected, Some(v)) => return Ok(v),
-                (Outcome::Disconnected, _) => return Err(RecvTimeoutError::Disconnected),
-                (Outcome::TimedOut, _) => return Err(RecvTimeoutError::Timeout),
-                _ => continue,
+            let enqueue = |entry| {
+                inner.receivers.push_back(entry);
+                drop(inner);
+            };
+            if let ControlFlow::Break(result) =
+                park_recv(deadline, enqueue, |me| self.lock().receivers.remove(me))
+            {
+                return result;
             }
         }
     }

@@ -9,10 +9,10 @@
 //! * Once `closed`, `receivers` is empty of live entries.
 
 use super::error::{RecvTimeoutError, SendError, TryRecvError};
-use super::wait::{expired, ClaimList, Entry, Outcome, Packet, Wait, WaitCell, WaitQueue};
+use super::wait::{expired, park_recv, ClaimList, Entry, Outcome, Wait, WaitQueue};
 use crate::loom::sync::{Mutex, MutexGuard};
-use crate::scheduler::g::WaitReason;
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 struct Inner<T> {
@@ -81,22 +81,14 @@ impl<T> Channel<T> {
             if expired(deadline) {
                 return Err(RecvTimeoutError::Timeout);
             }
-            let cell = WaitCell::new(deadline);
-            let packet = Packet::new(None);
-            inner
-                .receivers
-                .push_back(Entry::new(cell.get(), 0, packet.ptr()));
-            drop(inner);
-            let (outcome, _) = cell.park(WaitReason::ChanReceive, deadline);
-            if outcome != Outcome::Selected {
-                self.lock().receivers.remove(cell.get());
-            }
-            // SAFETY: DONE, and our entry is out of the queue.
-            match (outcome, unsafe { packet.take() }) {
-                (Outcome::Selected, Some(v)) => return Ok(v),
-                (Outcome::Disconnected, _) => return Err(RecvTimeoutError::Disconnected),
-                (Outcome::TimedOut, _) => return Err(RecvTimeoutError::Timeout),
-                _ => continue,
+            let enqueue = |entry| {
+                inner.receivers.push_back(entry);
+                drop(inner);
+            };
+            if let ControlFlow::Break(result) =
+                park_recv(deadline, enqueue, |me| self.lock().receivers.remove(me))
+            {
+                return result;
             }
         }
     }

@@ -244,6 +244,36 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
+/// A handle's buffer, for the queries senders and receivers answer alike.
+/// A rendezvous channel and `never()` have none: capacity 0, always full.
+enum Buffer<'a, T> {
+    Array(&'a array::Channel<T>),
+    List(&'a list::Channel<T>),
+    None,
+}
+
+impl<T> Buffer<'_, T> {
+    fn len(&self) -> usize {
+        match self {
+            Buffer::Array(c) => c.len(),
+            Buffer::List(c) => c.len(),
+            Buffer::None => 0,
+        }
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        match self {
+            Buffer::Array(c) => Some(c.capacity()),
+            Buffer::List(_) => None,
+            Buffer::None => Some(0),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.capacity().is_some_and(|c| self.len() >= c)
+    }
+}
+
 impl<T> Sender<T> {
     /// Sends `value`, waiting for room (or, on a rendezvous channel, for a
     /// receiver). Fails, giving the value back, once the channel is closed
@@ -307,13 +337,17 @@ impl<T> Sender<T> {
         }
     }
 
+    fn buffer(&self) -> Buffer<'_, T> {
+        match &self.flavor {
+            SenderFlavor::Array(s) => Buffer::Array(s.chan()),
+            SenderFlavor::List(s) => Buffer::List(s.chan()),
+            SenderFlavor::Zero(_) => Buffer::None,
+        }
+    }
+
     /// Values buffered now.
     pub fn len(&self) -> usize {
-        match &self.flavor {
-            SenderFlavor::Array(s) => s.chan().len(),
-            SenderFlavor::List(s) => s.chan().len(),
-            SenderFlavor::Zero(_) => 0,
-        }
+        self.buffer().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -322,16 +356,12 @@ impl<T> Sender<T> {
 
     /// Whether the buffer is full (always true for a rendezvous channel).
     pub fn is_full(&self) -> bool {
-        self.capacity().is_some_and(|c| self.len() >= c)
+        self.buffer().is_full()
     }
 
     /// The buffer size; `None` for an unbounded channel.
     pub fn capacity(&self) -> Option<usize> {
-        match &self.flavor {
-            SenderFlavor::Array(s) => Some(s.chan().capacity()),
-            SenderFlavor::List(_) => None,
-            SenderFlavor::Zero(_) => Some(0),
-        }
+        self.buffer().capacity()
     }
 
     /// Whether both handles belong to the same channel.
@@ -501,13 +531,17 @@ impl<T> Receiver<T> {
         TryIter { receiver: self }
     }
 
+    fn buffer(&self) -> Buffer<'_, T> {
+        match &self.flavor {
+            ReceiverFlavor::Array(r) => Buffer::Array(r.chan()),
+            ReceiverFlavor::List(r) => Buffer::List(r.chan()),
+            ReceiverFlavor::Zero(_) | ReceiverFlavor::Never => Buffer::None,
+        }
+    }
+
     /// Values buffered now.
     pub fn len(&self) -> usize {
-        match &self.flavor {
-            ReceiverFlavor::Array(r) => r.chan().len(),
-            ReceiverFlavor::List(r) => r.chan().len(),
-            ReceiverFlavor::Zero(_) | ReceiverFlavor::Never => 0,
-        }
+        self.buffer().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -516,16 +550,12 @@ impl<T> Receiver<T> {
 
     /// Whether the buffer is full (always true for a rendezvous channel).
     pub fn is_full(&self) -> bool {
-        self.capacity().is_some_and(|c| self.len() >= c)
+        self.buffer().is_full()
     }
 
     /// The buffer size; `None` for an unbounded channel.
     pub fn capacity(&self) -> Option<usize> {
-        match &self.flavor {
-            ReceiverFlavor::Array(r) => Some(r.chan().capacity()),
-            ReceiverFlavor::List(_) => None,
-            ReceiverFlavor::Zero(_) | ReceiverFlavor::Never => Some(0),
-        }
+        self.buffer().capacity()
     }
 
     /// Whether both handles belong to the same channel.

@@ -29,6 +29,10 @@
 //!    entries from every queue (under each queue's lock) before the `Wait`
 //!    and its packets go away.
 //!
+//! The channel flavours run steps 1 and 3 of a blocking send or receive
+//! through [`wait_in_queue`] (and its `park_send`/`park_recv` wrappers);
+//! `crate::sync` and `select` publish their entries themselves.
+//!
 //! Where things live: a `Wait` and the packets its entries point to may sit
 //! on the owner's stack (a parked goroutine's stack stays mapped and
 //! untouched), because nobody dereferences an entry except under its queue's
@@ -44,11 +48,13 @@
 //! goroutine parking (the same protocol from the channel's side: publish,
 //! then `unlock`, then sleep until woken).
 
+use super::error::{RecvTimeoutError, SendTimeoutError};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
 use crate::scheduler::g::WaitReason;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 pub(crate) use parking::{park, Waiter};
@@ -286,6 +292,82 @@ struct FiredTimer;
 impl FiredTimer {
     fn stop(&self) -> bool {
         false
+    }
+}
+
+/// How a channel send that may not wait went: the bounded and rendezvous
+/// flavours share `try_send` and the first half of `send` through it.
+pub(crate) enum SendNow<G, T> {
+    Sent,
+    /// Closed: the value comes back.
+    Closed(T),
+    /// No room (no receiver): the value comes back with the channel's lock
+    /// still held (`G`), so that a blocking send queues before anyone else
+    /// can make room.
+    Full(G, T),
+}
+
+/// Steps 1 and 3 of the module docs for one blocking channel operation:
+/// publishes an entry whose packet holds `value` through `enqueue` (which
+/// runs while the caller still holds the queue's lock, pushes the entry and
+/// releases the lock), parks, and unless selected removes the entry with
+/// `remove` (which takes the lock again). Returns the outcome and what is
+/// left in the packet.
+///
+/// A claimant that selects us popped our entry on the way; other outcomes
+/// (a timer above all, which never touches the queue) can leave it queued,
+/// and the packet must not be read while a claimant could still find it.
+pub(crate) fn wait_in_queue<T>(
+    value: Option<T>,
+    reason: WaitReason,
+    deadline: Option<Instant>,
+    enqueue: impl FnOnce(Entry<T>),
+    remove: impl FnOnce(&Wait),
+) -> (Outcome, Option<T>) {
+    let cell = WaitCell::new(deadline);
+    let packet = Packet::new(value);
+    enqueue(Entry::new(cell.get(), 0, packet.ptr()));
+    let (outcome, _) = cell.park(reason, deadline);
+    if outcome != Outcome::Selected {
+        remove(cell.get());
+    }
+    // SAFETY: the wait is DONE and our entry is out of the queue (popped by
+    // the claimant, or removed just above), so no claimant uses the packet.
+    (outcome, unsafe { packet.take() })
+}
+
+/// A blocking send's wait (see [`wait_in_queue`]): `Break` with the send's
+/// result, or `Continue` with the value to try again with (a `Retry`).
+pub(crate) fn park_send<T>(
+    value: T,
+    deadline: Option<Instant>,
+    enqueue: impl FnOnce(Entry<T>),
+    remove: impl FnOnce(&Wait),
+) -> ControlFlow<Result<(), SendTimeoutError<T>>, T> {
+    let woken = wait_in_queue(Some(value), WaitReason::ChanSend, deadline, enqueue, remove);
+    match woken {
+        (Outcome::Selected, None) => ControlFlow::Break(Ok(())),
+        (Outcome::Disconnected, Some(v)) => {
+            ControlFlow::Break(Err(SendTimeoutError::Disconnected(v)))
+        }
+        (Outcome::TimedOut, Some(v)) => ControlFlow::Break(Err(SendTimeoutError::Timeout(v))),
+        (_, Some(v)) => ControlFlow::Continue(v),
+        (_, None) => unreachable!("a receiver took the value without selecting the send"),
+    }
+}
+
+/// A blocking receive's wait (see [`wait_in_queue`]): `Break` with the
+/// receive's result, or `Continue` to try again (a `Retry`).
+pub(crate) fn park_recv<T>(
+    deadline: Option<Instant>,
+    enqueue: impl FnOnce(Entry<T>),
+    remove: impl FnOnce(&Wait),
+) -> ControlFlow<Result<T, RecvTimeoutError>> {
+    match wait_in_queue(None, WaitReason::ChanReceive, deadline, enqueue, remove) {
+        (Outcome::Selected, Some(v)) => ControlFlow::Break(Ok(v)),
+        (Outcome::Disconnected, _) => ControlFlow::Break(Err(RecvTimeoutError::Disconnected)),
+        (Outcome::TimedOut, _) => ControlFlow::Break(Err(RecvTimeoutError::Timeout)),
+        _ => ControlFlow::Continue(()),
     }
 }
 

@@ -22,9 +22,11 @@
 
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use super::select::Reservation;
-use super::wait::{expired, ClaimList, Entry, Outcome, Packet, Wait, WaitCell, WaitQueue};
+use super::wait::{
+    expired, park_recv, park_send, ClaimList, Entry, Outcome, SendNow, Wait, WaitQueue,
+};
 use crate::loom::sync::{Mutex, MutexGuard};
-use crate::scheduler::g::WaitReason;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 struct Inner<T> {
@@ -54,18 +56,31 @@ impl<T> Channel<T> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut inner = self.lock();
+    /// The non-waiting part of a send: closed, then a parked receiver to
+    /// hand the value to. With no receiver, the lock stays held so that a
+    /// blocking send queues under it.
+    fn send_now(
+        mut inner: MutexGuard<'_, Inner<T>>,
+        value: T,
+    ) -> SendNow<MutexGuard<'_, Inner<T>>, T> {
         if inner.closed {
-            return Err(TrySendError::Disconnected(value));
+            return SendNow::Closed(value);
         }
         match inner.receivers.claim_first(|_| Outcome::Selected) {
             Some(receiver) => {
                 drop(inner);
                 receiver.deliver(value);
-                Ok(())
+                SendNow::Sent
             }
-            None => Err(TrySendError::Full(value)),
+            None => SendNow::Full(inner, value),
+        }
+    }
+
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match Self::send_now(self.lock(), value) {
+            SendNow::Sent => Ok(()),
+            SendNow::Closed(v) => Err(TrySendError::Disconnected(v)),
+            SendNow::Full(_, v) => Err(TrySendError::Full(v)),
         }
     }
 
@@ -76,37 +91,26 @@ impl<T> Channel<T> {
     ) -> Result<(), SendTimeoutError<T>> {
         let mut value = value;
         loop {
-            let mut inner = self.lock();
-            if inner.closed {
-                return Err(SendTimeoutError::Disconnected(value));
-            }
-            if let Some(receiver) = inner.receivers.claim_first(|_| Outcome::Selected) {
-                drop(inner);
-                receiver.deliver(value);
-                return Ok(());
-            }
+            let mut inner = match Self::send_now(self.lock(), value) {
+                SendNow::Sent => return Ok(()),
+                SendNow::Closed(v) => return Err(SendTimeoutError::Disconnected(v)),
+                SendNow::Full(inner, v) => {
+                    value = v;
+                    inner
+                }
+            };
             if expired(deadline) {
                 return Err(SendTimeoutError::Timeout(value));
             }
-            let cell = WaitCell::new(deadline);
-            let packet = Packet::new(Some(value));
-            inner
-                .senders
-                .push_back(Entry::new(cell.get(), 0, packet.ptr()));
-            drop(inner);
-            let (outcome, _) = cell.park(WaitReason::ChanSend, deadline);
-            if outcome != Outcome::Selected {
-                self.lock().senders.remove(cell.get());
-            }
-            // SAFETY: the wait is DONE and our entry is out of the queue
-            // (popped by the claimant, or removed just above).
-            let left = unsafe { packet.take() };
-            match (outcome, left) {
-                (Outcome::Selected, None) => return Ok(()),
-                (Outcome::Disconnected, Some(v)) => return Err(SendTimeoutError::Disconnected(v)),
-                (Outcome::TimedOut, Some(v)) => return Err(SendTimeoutError::Timeout(v)),
-                (_, Some(v)) => value = v,
-                (_, None) => unreachable!("a receiver took the value without selecting the send"),
+            let enqueue = |entry| {
+                inner.senders.push_back(entry);
+                drop(inner);
+            };
+            match park_send(value, deadline, enqueue, |me| {
+                self.lock().senders.remove(me)
+            }) {
+                ControlFlow::Break(result) => return result,
+                ControlFlow::Continue(v) => value = v,
             }
         }
     }
@@ -157,25 +161,17 @@ impl<T> Channel<T> {
             if expired(deadline) {
                 return Err(RecvTimeoutError::Timeout);
             }
-            let cell = WaitCell::new(deadline);
-            let packet = Packet::new(None);
-            inner
-                .receivers
-                .push_back(Entry::new(cell.get(), 0, packet.ptr()));
-            drop(inner);
-            // Wake the select senders we passed over only now that we are
-            // queued, so that their retry finds us.
-            drop(retries);
-            let (outcome, _) = cell.park(WaitReason::ChanReceive, deadline);
-            if outcome != Outcome::Selected {
-                self.lock().receivers.remove(cell.get());
-            }
-            // SAFETY: DONE, and our entry is out of the queue.
-            match (outcome, unsafe { packet.take() }) {
-                (Outcome::Selected, Some(v)) => return Ok(v),
-                (Outcome::Disconnected, _) => return Err(RecvTimeoutError::Disconnected),
-                (Outcome::TimedOut, _) => return Err(RecvTimeoutError::Timeout),
-                _ => continue,
+            let enqueue = |entry| {
+                inner.receivers.push_back(entry);
+                drop(inner);
+                // Wake the select senders we passed over only now that we
+                // are queued, so that their retry finds us.
+                drop(retries);
+            };
+            if let ControlFlow::Break(result) =
+                park_recv(deadline, enqueue, |me| self.lock().receivers.remove(me))
+            {
+                return result;
             }
         }
     }
