@@ -57,6 +57,7 @@ mod stats;
 pub mod sync;
 mod syscall;
 pub mod time;
+pub mod trace;
 
 pub use block_on::block_on;
 pub use dump::{dump, Dump, GoroutineInfo};

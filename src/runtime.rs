@@ -116,6 +116,7 @@ impl Builder {
         crate::panic_hook::install();
         crate::dump::install_sigquit();
         let shared = Shared::new(config);
+        crate::trace::start_from_env(std::sync::Arc::as_ptr(&shared) as usize)?;
         crate::scheduler::registry::add_runtime(std::sync::Arc::downgrade(&shared));
         let sysmon = crate::scheduler::sysmon::start(shared.clone(), debug)?;
         // Start one M now, so that a system that cannot give us a thread
@@ -266,6 +267,7 @@ impl Drop for Runtime {
             // stacks in the arena: keep everything they can reach.
             std::mem::forget(self.shared.clone());
         }
+        crate::trace::runtime_dropped(std::sync::Arc::as_ptr(&self.shared) as usize);
     }
 }
 

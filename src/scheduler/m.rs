@@ -45,6 +45,7 @@ pub(crate) struct MShared {
 impl MShared {
     /// Gives this (parked) M P `p` to run, spinning or not.
     pub(crate) fn hand_off(&self, p: u32, spinning: bool) {
+        crate::trace::hand_off(p, self.id);
         // SeqCst: pairs with the Acquire swap in stop_m, and with
         // netpoll::sleep's store of in_netpoll (netpoll.rs step 3).
         self.handoff.store(
@@ -365,6 +366,7 @@ impl MLocal {
             self.curg.set(g.as_ptr());
             p.bump(&p.switches);
             p.curg.store(g.id, Ordering::Relaxed);
+            crate::trace::run(g.id, p.id, self.me.id);
             // SAFETY: ctx.sp is a context saved by switch or made by
             // init_stack, not resumed since; its stack is owned by `g`, which
             // we keep alive. g0_sp is ours to write.
@@ -374,6 +376,7 @@ impl MLocal {
             p.preempt.store(false, Ordering::Relaxed);
             match self.action.replace(Action::None) {
                 Action::Yield => {
+                    crate::trace::yielded(g.id);
                     g.set_state(RUNNABLE, WaitReason::None);
                     if g.home.load(Ordering::Relaxed) == NO_HOME {
                         shared.global.push(g);
@@ -384,6 +387,7 @@ impl MLocal {
                     return;
                 }
                 Action::Park(reason, unlock) => {
+                    crate::trace::park(g.id, reason.as_str());
                     g.set_state(super::g::WAITING, reason);
                     g.parked_at
                         .store(shared.coarse_now.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -399,6 +403,7 @@ impl MLocal {
                     }
                 }
                 Action::Exit => {
+                    crate::trace::exit(g.id);
                     g.set_state(DEAD, WaitReason::None);
                     // SAFETY: the goroutine made its final switch; its
                     // stack is dead and ours to recycle. We hold the P.
@@ -498,6 +503,7 @@ impl MLocal {
                 continue;
             }
             self.p.set(NO_P);
+            crate::trace::m_idle(p.id, self.me.id);
             if self.spinning.replace(false) {
                 shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
                 if shared.work_visible() {
@@ -541,6 +547,7 @@ impl MLocal {
                 // SAFETY: we hold `p`, whose queues are empty.
                 if let Some(g) = unsafe { victim.runq.steal_into(&p.runq) } {
                     p.bump(&p.steals);
+                    crate::trace::steal(victim.id, p.id, p.runq.len() + 1);
                     return Some(g);
                 }
             }
@@ -598,6 +605,7 @@ impl MLocal {
                 self.p.set(((h >> 1) - 1) as u32);
                 self.spinning.set(h & 1 == 1);
                 self.took_p();
+                crate::trace::m_wake(self.p.get(), self.me.id);
                 // If we were the timer sleeper, another idle M must take
                 // over while timers are pending (clock.rs).
                 self.shared.ensure_timer_sleeper();

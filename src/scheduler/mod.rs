@@ -165,6 +165,7 @@ impl Shared {
         T: Send + 'static,
     {
         let id = m::next_goid(self);
+        crate::trace::spawn(id);
         let (g, join) = g::new_task(f, id, self, site);
         let mut g = Some(g);
         // As in Go, a goroutine spawned by a goroutine goes to `runnext`:
@@ -206,6 +207,7 @@ impl Shared {
 /// Makes a parked goroutine runnable (Go's `goready`). See `park.rs`.
 pub(crate) fn ready(g: GRef) {
     g.transition_to_runnable();
+    crate::trace::ready(g.id);
     // SAFETY: a goroutine that has not exited keeps its runtime's Shared
     // alive (see the field's docs).
     let shared = unsafe { &*g.shared };

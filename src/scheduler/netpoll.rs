@@ -55,7 +55,7 @@ pub(crate) fn poll_ready() -> usize {
     }
     let Some(p) = wanted() else { return 0 };
     LAST_POLL.store(now(), Ordering::Relaxed);
-    p.poll(Some(Duration::ZERO))
+    crate::trace::netpoll(p.poll(Some(Duration::ZERO)))
 }
 
 /// Step 5, for sysmon.
@@ -75,7 +75,7 @@ pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnO
             m.in_netpoll.store(true, Ordering::SeqCst);
             if !m.has_handoff() {
                 LAST_POLL.store(now(), Ordering::Relaxed);
-                p.poll(timeout);
+                crate::trace::netpoll(p.poll(timeout));
             }
             m.in_netpoll.store(false, Ordering::SeqCst);
             OWNER.store(false, Ordering::SeqCst);

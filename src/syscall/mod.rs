@@ -62,11 +62,13 @@ where
     // until the job's last action, `wake`. Erasing the lifetime is therefore
     // sound.
     let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
+    crate::trace::syscall_enter();
     park::park(WaitReason::Syscall, move || {
         IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         pool::submit(job);
         true
     });
+    crate::trace::syscall_exit();
     match result.take() {
         Some(Ok(v)) => v,
         Some(Err(payload)) => panic::resume_unwind(payload),

@@ -58,6 +58,7 @@ impl TimerInner {
         {
             return;
         }
+        crate::trace::timer_fire();
         let f = self.fire.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(f) = f {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
