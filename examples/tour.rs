@@ -78,6 +78,9 @@ fn main() {
 
     section("beyond Go: scoped goroutines borrow; block_on and .await bridge to async");
     beyond_go();
+
+    section("trace: every P's and M's timeline, as Perfetto JSON and an HTML page");
+    trace_a_workload();
 }
 
 /// `n` `what`s in `el`, as a rate read at a glance: "4.2 M round trips/s".
@@ -547,4 +550,49 @@ fn beyond_go() {
         let fact = goroutines::block_on(async { handle.await.unwrap() });
         println!("awaiting a JoinHandle from async code: 10! = {fact}");
     });
+}
+
+fn trace_a_workload() {
+    // A runtime of its own with 2 Ps, so the timeline has two P lanes.
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let base = std::env::temp_dir().join(format!("goroutines-tour-trace-{}", std::process::id()));
+    goroutines::trace::start(&base).unwrap();
+    rt.run(|| {
+        // A ping-pong pair, a fan-out of short CPU bursts, and sleepers.
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let (back_tx, back_rx) = chan::bounded::<u32>(0);
+        let pong = go(move || {
+            while let Ok(v) = rx.recv() {
+                back_tx.send(v).unwrap();
+            }
+        });
+        for i in 0..200 {
+            tx.send(i).unwrap();
+            back_rx.recv().unwrap();
+        }
+        drop(tx);
+        pong.join().unwrap();
+        let workers: Vec<_> = (0..16u64)
+            .map(|i| {
+                go(move || {
+                    let until = Instant::now() + Duration::from_micros(300 + 50 * i);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                    sleep(Duration::from_millis(1));
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
+    let files = goroutines::trace::stop().unwrap();
+    println!(
+        "traced {} events ({} dropped); open {} in a browser, or {} in ui.perfetto.dev",
+        files.events,
+        files.dropped,
+        files.html.display(),
+        files.json.display()
+    );
 }

@@ -98,7 +98,7 @@ function draw(){
  }
  cx.strokeStyle='#ccc';cx.beginPath();cx.moveTo(LW,0);cx.lineTo(LW,cv.height);cx.stroke();
  cx.fillStyle='#555';
- for(let k=0;k<=8;k++){const t=t0+(t1-t0)*k/8,x=X(t);cx.fillText(fmt(t),x+2,14);cx.fillRect(x,18,1,4);}
+ for(let k=0;k<=8;k++){const t=t0+(t1-t0)*k/8,x=X(t),s=fmt(t);cx.fillText(s,k==8?x-cx.measureText(s).width-2:x+2,14);cx.fillRect(x,18,1,4);}
  cx.save();cx.beginPath();cx.rect(LW,0,W-LW,cv.height);cx.clip();
  for(const s of D.slices){
   if(s[2]<t0||s[1]>t1)continue;

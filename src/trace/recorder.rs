@@ -167,15 +167,21 @@ pub(crate) fn push(kind: Kind, g: u64, arg: u64, name: &'static str) {
     if b.events.len() >= CAPACITY {
         b.dropped += 1;
     } else {
+        if b.events.capacity() == 0 {
+            // Once, at full size: growing by doubling would copy and fault
+            // in pages mid-trace. Untouched pages cost nothing.
+            b.events.reserve_exact(CAPACITY);
+        }
         b.events.push(ev);
     }
 }
 
-/// Empties every buffer and makes now time zero.
+/// Empties every buffer (keeping its memory, already faulted in, for the
+/// next trace) and makes now time zero.
 pub(crate) fn reset() {
     for b in PER_P.iter().chain(std::iter::once(&SHARED)) {
         let mut b = lock(b);
-        b.events = Vec::new();
+        b.events.clear();
         b.dropped = 0;
     }
     START_NS.store(base().elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -187,7 +193,8 @@ pub(crate) fn drain() -> (Vec<Event>, u64) {
     let mut dropped = 0;
     for b in PER_P.iter().chain(std::iter::once(&SHARED)) {
         let mut b = lock(b);
-        all.append(&mut b.events);
+        all.extend_from_slice(&b.events);
+        b.events.clear();
         dropped += std::mem::take(&mut b.dropped);
     }
     // Stable: events of one buffer with equal stamps keep their order.
