@@ -78,8 +78,10 @@ fn traced_program_gives_chrome_json_with_a_lane_per_p_and_goroutine_slices() {
     let dir = scratch("program");
     goroutines::trace::start(dir.join("t")).unwrap();
     assert!(goroutines::trace::is_recording());
+    let started = Instant::now();
     let spawned = rt.run(small_program);
     let files = goroutines::trace::stop().unwrap();
+    let wall = started.elapsed();
     assert!(!goroutines::trace::is_recording());
     assert_eq!(files.json, dir.join("t.json"));
     assert_eq!(files.html, dir.join("t.html"));
@@ -119,6 +121,18 @@ fn traced_program_gives_chrome_json_with_a_lane_per_p_and_goroutine_slices() {
     assert!(instants("ready") >= 100, "readies: {}", instants("ready"));
     assert!(instants("syscall enter") >= 1 && instants("syscall exit") >= 1);
     assert!(instants("timer fire") >= 1);
+    // Timestamps are real time: the program spins 8 x 3 ms on 2 Ps and
+    // sleeps 2 ms, so the trace spans at least 12 + 2 ms, and its wall time
+    // bounds it from above.
+    let span_us = events(&doc)
+        .iter()
+        .filter_map(|e| Some(e["ts"].as_f64()? + e["dur"].as_f64().unwrap_or(0.0)))
+        .fold(0.0, f64::max);
+    assert!(span_us >= 14_000.0, "trace spans {span_us} us");
+    assert!(
+        span_us <= wall.as_secs_f64() * 1e6 * 1.05,
+        "trace spans {span_us} us in {wall:?}"
+    );
     assert_eq!(doc["otherData"]["dropped"], 0);
     assert_eq!(
         doc["otherData"]["events"].as_u64().unwrap() as usize,
