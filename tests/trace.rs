@@ -284,3 +284,33 @@ fn goroutines_trace_written_by_runtime_drop_child() {
     drop(rt);
     assert!(!goroutines::trace::is_recording());
 }
+
+#[test]
+fn full_buffers_keep_the_oldest_events_and_count_the_dropped() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = goroutines::Runtime::builder().max_procs(1).build().unwrap();
+    let dir = scratch("full");
+    goroutines::trace::start(dir.join("t")).unwrap();
+    // About 6 events per spawn+join on one P: far past a P buffer's 2^17.
+    let first = rt.run(|| {
+        let first = goroutines::go(|| ()).id();
+        for _ in 0..8 {
+            let hs: Vec<_> = (0..5_000).map(|_| goroutines::go(|| ())).collect();
+            hs.into_iter().for_each(|h| h.join().unwrap());
+        }
+        first
+    });
+    let files = goroutines::trace::stop().unwrap();
+    assert!(files.dropped > 0, "{} events, none dropped", files.events);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&files.json).unwrap()).unwrap();
+    assert_eq!(doc["otherData"]["dropped"].as_u64(), Some(files.dropped));
+    // New events were dropped, so the first goroutine's spawn is still there.
+    let spawn_of_first = format!("spawn g{first} ");
+    assert!(
+        events(&doc).iter().any(|e| e["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(&spawn_of_first))),
+        "the oldest events were not kept"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
