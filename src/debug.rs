@@ -8,6 +8,8 @@
 //!   `MADV_GUARD_INSTALL`); `mprotect` forces the fallback, for testing it.
 //! * `schedtrace=MS`: sysmon prints a `SCHED` line every MS milliseconds.
 //! * `scheddetail=1`: with schedtrace, a line per P as well.
+//! * `parkstacks=1`: capture a backtrace each time a goroutine parks, shown
+//!   under it in dumps and the deadlock report (costly: for debugging).
 
 use std::io;
 
@@ -16,6 +18,7 @@ pub(crate) struct Settings {
     pub(crate) guard_mprotect: bool,
     pub(crate) schedtrace: Option<std::time::Duration>,
     pub(crate) scheddetail: bool,
+    pub(crate) parkstacks: bool,
 }
 
 impl Settings {
@@ -53,6 +56,11 @@ impl Settings {
                 },
                 ("scheddetail", "0") => s.scheddetail = false,
                 ("scheddetail", "1") => s.scheddetail = true,
+                ("parkstacks", "0") => s.parkstacks = false,
+                ("parkstacks", "1") => s.parkstacks = true,
+                ("parkstacks", v) => {
+                    return Err(bad(format!("GOROUTINES_DEBUG: parkstacks={v} is not 0 or 1")))
+                }
                 ("scheddetail", v) => {
                     return Err(bad(format!(
                         "GOROUTINES_DEBUG: scheddetail={v} is not 0 or 1"
@@ -60,7 +68,7 @@ impl Settings {
                 }
                 (k, _) => {
                     return Err(bad(format!(
-                    "GOROUTINES_DEBUG: unknown key `{k}` (known: guard, schedtrace, scheddetail)"
+                    "GOROUTINES_DEBUG: unknown key `{k}` (known: guard, schedtrace, scheddetail, parkstacks)"
                 )))
                 }
             }

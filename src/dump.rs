@@ -11,6 +11,7 @@ use crate::scheduler::g::{GRef, NO_HOME, WAITING};
 use crate::scheduler::Shared;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// One goroutine in a [`Dump`].
@@ -27,6 +28,8 @@ pub struct GoroutineInfo {
     pub home: Option<u32>,
     /// Where `go` was called, when known.
     pub spawned_at: Option<String>,
+    /// The backtrace of its last park, with `GOROUTINES_DEBUG=parkstacks=1`.
+    pub park_stack: Option<String>,
 }
 
 /// A snapshot of a runtime's goroutines; `Display` prints it as Go does.
@@ -64,6 +67,7 @@ impl Dump {
                     waiting: None,
                     home: Some(p.id),
                     spawned_at: None,
+                    park_stack: None,
                 });
             }
         }
@@ -86,6 +90,7 @@ fn info(g: &GRef, now: u64) -> GoroutineInfo {
             .then(|| Duration::from_nanos(now.saturating_sub(g.parked_at.load(Ordering::Relaxed)))),
         home: (home != NO_HOME).then_some(home),
         spawned_at: Some(g.spawn_site.to_string()),
+        park_stack: park_stack_of(g.id),
     }
 }
 
@@ -108,6 +113,11 @@ impl fmt::Display for Dump {
                 write!(f, ", pinned to P{p}")?;
             }
             writeln!(f)?;
+            if let Some(stack) = &g.park_stack {
+                for line in stack.lines() {
+                    writeln!(f, "    {line}")?;
+                }
+            }
         }
         if self.unlisted > 0 {
             writeln!(
@@ -118,6 +128,39 @@ impl fmt::Display for Dump {
         }
         Ok(())
     }
+}
+
+/// Backtraces of each goroutine's last park, by goroutine id, recorded only
+/// with `GOROUTINES_DEBUG=parkstacks=1` (so a lock is fine).
+static PARK_STACKS: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+
+/// Records the calling goroutine's stack as it parks.
+pub(crate) fn record_park_stack() {
+    let Some(id) = crate::goroutine_id() else {
+        return;
+    };
+    let trace = std::backtrace::Backtrace::force_capture().to_string();
+    let mut stacks = PARK_STACKS.lock().unwrap_or_else(|e| e.into_inner());
+    match stacks.iter_mut().find(|(g, _)| *g == id) {
+        Some((_, t)) => *t = trace,
+        None => stacks.push((id, trace)),
+    }
+}
+
+/// Drops an exited goroutine's recorded stack.
+pub(crate) fn forget_park_stack(id: u64) {
+    PARK_STACKS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(g, _)| *g != id);
+}
+
+fn park_stack_of(id: u64) -> Option<String> {
+    let stacks = PARK_STACKS.lock().unwrap_or_else(|e| e.into_inner());
+    stacks
+        .iter()
+        .find(|(g, _)| *g == id)
+        .map(|(_, t)| t.clone())
 }
 
 static QUIT_REQUESTED: AtomicBool = AtomicBool::new(false);

@@ -111,6 +111,7 @@ impl Builder {
             } else {
                 GuardMode::Madvise
             },
+            park_stacks: debug.parkstacks,
         };
         stack::overflow::install_handler();
         crate::panic_hook::install();

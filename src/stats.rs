@@ -43,6 +43,17 @@ pub struct Stats {
     pub steals: u64,
     /// Timers pending (stopped ones not yet swept included).
     pub timers: usize,
+    /// Timers fired so far.
+    pub timer_fires: u64,
+    /// Times an idle P was handed to an M.
+    pub handoffs: u64,
+    /// Waiters woken by the network poller so far (whole process).
+    pub netpoll_woken: u64,
+    /// `syscall` calls running on the blocking pool now (whole process).
+    pub in_syscall: usize,
+    /// Parked goroutines by wait reason (Go's names), for those that have
+    /// parked at least once (see `dump`).
+    pub parked_by_reason: Vec<(&'static str, usize)>,
     /// Usable bytes of each goroutine stack.
     pub stack_size: usize,
     /// Stacks carved from the arena so far (each has a guard page).
@@ -86,6 +97,11 @@ impl Stats {
             context_switches: ps.iter().map(|p| p.switches.load(Ordering::Relaxed)).sum(),
             steals: ps.iter().map(|p| p.steals.load(Ordering::Relaxed)).sum(),
             timers: ps.iter().map(|p| p.timers.len()).sum(),
+            timer_fires: shared.timer_fires.load(Ordering::Relaxed),
+            handoffs: shared.handoffs.load(Ordering::Relaxed),
+            netpoll_woken: crate::scheduler::netpoll::WOKEN.load(Ordering::Relaxed),
+            in_syscall: crate::syscall::in_flight(),
+            parked_by_reason: parked_by_reason(shared),
             stack_size: shared.config.stack_size,
             stacks_carved,
             stacks_free,
@@ -96,6 +112,24 @@ impl Stats {
             },
         }
     }
+}
+
+/// Counts the registered goroutines that are parked, by wait reason.
+fn parked_by_reason(shared: &Shared) -> Vec<(&'static str, usize)> {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for p in shared.ps.iter() {
+        p.registry.for_each_live(|g| {
+            if let (crate::scheduler::g::WAITING, reason) = g.state() {
+                let name = reason.as_str();
+                match counts.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((name, 1)),
+                }
+            }
+        });
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts
 }
 
 /// One line in the spirit of Go's `GODEBUG=schedtrace`.

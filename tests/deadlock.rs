@@ -66,3 +66,77 @@ fn dump_lists_parked_goroutines_with_reasons() {
     });
     assert!(text.contains("spawned at tests/deadlock.rs:"), "{text}");
 }
+
+#[test]
+fn stats_count_parked_goroutines_by_reason_and_timer_fires() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.run(|| {
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let receivers: Vec<_> = (0..3)
+            .map(|_| {
+                let rx = rx.clone();
+                goroutines::go(move || rx.recv())
+            })
+            .collect();
+        let sleepers: Vec<_> = (0..2)
+            .map(|_| goroutines::go(|| goroutines::time::sleep(Duration::from_millis(300))))
+            .collect();
+        goroutines::time::sleep(Duration::from_millis(30));
+        let s = goroutines::stats();
+        let count = |name| {
+            s.parked_by_reason
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, c)| *c)
+        };
+        assert_eq!(count("chan receive"), Some(3), "{:?}", s.parked_by_reason);
+        assert_eq!(count("sleep"), Some(2), "{:?}", s.parked_by_reason);
+        assert!(s.timer_fires >= 1, "our own 30 ms sleep fired: {s:?}");
+        assert!(s.handoffs >= 1, "{s:?}");
+        drop(tx);
+        for r in receivers {
+            let _ = r.join();
+        }
+        for h in sleepers {
+            h.join().unwrap();
+        }
+    });
+}
+
+#[inline(never)]
+fn wait_here_for_a_value(rx: chan::Receiver<u32>) -> Result<u32, chan::RecvError> {
+    rx.recv()
+}
+
+#[test]
+fn parkstacks_shows_where_a_goroutine_parked() {
+    if common::is_child() {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.run(|| {
+            let (tx, rx) = chan::bounded::<u32>(0);
+            let h = goroutines::go(move || wait_here_for_a_value(rx));
+            goroutines::time::sleep(Duration::from_millis(30));
+            eprintln!("{}", goroutines::dump());
+            drop(tx);
+            let _ = h.join();
+        });
+        return;
+    }
+    let out = common::run_child(
+        "parkstacks_shows_where_a_goroutine_parked",
+        &[
+            ("GOROUTINES_DEBUG", "parkstacks=1"),
+            ("RUST_BACKTRACE", "0"),
+        ],
+    );
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let after = err
+        .split("[chan receive")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        after.contains("wait_here_for_a_value"),
+        "no park stack under the goroutine: {err}"
+    );
+}

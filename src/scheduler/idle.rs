@@ -127,6 +127,7 @@ impl Shared {
         };
         self.ps[p as usize].idle.store(false, Ordering::SeqCst);
         self.idle.npidle.fetch_sub(1, Ordering::SeqCst);
+        self.handoffs.fetch_add(1, Ordering::Relaxed);
         let m = if self.config.mode.binds_m_to_p() {
             lists.bound[p as usize].clone()
         } else {

@@ -150,6 +150,14 @@ pub(crate) fn current_locals() -> Option<*mut crate::local::Locals> {
     }
 }
 
+/// Whether the caller's runtime records a backtrace at every park
+/// (`GOROUTINES_DEBUG=parkstacks=1`).
+pub(crate) fn park_stacks_wanted() -> bool {
+    let m = current_m();
+    // SAFETY: CURRENT is live when non-null.
+    !m.is_null() && unsafe { &*m }.shared.config.park_stacks
+}
+
 /// The id of the running goroutine, if the caller is one.
 pub(crate) fn current_goroutine_id() -> Option<u64> {
     let m = current_m();
@@ -279,6 +287,9 @@ unsafe extern "sysv64" fn goroutine_main(g: usize, _first: usize) -> ! {
                 "goroutines: a goroutine_local! destructor of goroutine {} panicked",
                 (*g).id
             );
+        }
+        if (*(*g).shared).config.park_stacks {
+            crate::dump::forget_park_stack((*g).id);
         }
         // Count the exit before waking a joiner, so that a joiner never
         // sees its goroutine in num_goroutines.

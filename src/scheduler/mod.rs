@@ -59,6 +59,8 @@ pub(crate) struct Config {
     pub(crate) stack_size: usize,
     pub(crate) mode: Mode,
     pub(crate) guard: GuardMode,
+    /// GOROUTINES_DEBUG=parkstacks=1: record a backtrace at every park.
+    pub(crate) park_stacks: bool,
 }
 
 /// State shared by all of a runtime's Ms.
@@ -82,6 +84,9 @@ pub(crate) struct Shared {
     /// Runtime-clock nanoseconds, refreshed by sysmon each cycle: a clock
     /// the park path can read for free (dumps' "waiting for").
     pub(crate) coarse_now: AtomicU64,
+    /// Timers fired and Ps handed to Ms, for stats (Relaxed counters).
+    pub(crate) timer_fires: AtomicU64,
+    pub(crate) handoffs: AtomicU64,
     /// Where sysmon sleeps between cycles; kicked at shutdown.
     pub(crate) sysmon_parker: park::Parker,
     /// Messages already printed by `report_once`.
@@ -103,6 +108,8 @@ impl Shared {
             sleep_until: AtomicU64::new(crate::time::heap::NONE),
             sleeper: Mutex::new(None),
             sysmon_parker: park::Parker::new(),
+            timer_fires: AtomicU64::new(0),
+            handoffs: AtomicU64::new(0),
             coarse_now: AtomicU64::new(0),
             reported: Mutex::new(Vec::new()),
             me: me.clone(),

@@ -30,6 +30,9 @@ static FUTEX_SLEEPERS: AtomicUsize = AtomicUsize::new(0);
 /// When anybody last polled, in nanoseconds since [`epoch`].
 static LAST_POLL: AtomicU64 = AtomicU64::new(0);
 
+/// Waiters woken by the poller so far (for stats).
+pub(crate) static WOKEN: AtomicU64 = AtomicU64::new(0);
+
 /// How long sysmon lets the poller go unpolled.
 pub(crate) const FORCED_POLL: Duration = Duration::from_millis(10);
 
@@ -55,7 +58,15 @@ pub(crate) fn poll_ready() -> usize {
     }
     let Some(p) = wanted() else { return 0 };
     LAST_POLL.store(now(), Ordering::Relaxed);
-    crate::trace::netpoll(p.poll(Some(Duration::ZERO)))
+    counted(crate::trace::netpoll(p.poll(Some(Duration::ZERO))))
+}
+
+/// Adds a poll's wake-ups to [`WOKEN`].
+fn counted(woken: usize) -> usize {
+    if woken > 0 {
+        WOKEN.fetch_add(woken as u64, Ordering::Relaxed);
+    }
+    woken
 }
 
 /// Step 5, for sysmon.
@@ -75,7 +86,7 @@ pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnO
             m.in_netpoll.store(true, Ordering::SeqCst);
             if !m.has_handoff() {
                 LAST_POLL.store(now(), Ordering::Relaxed);
-                crate::trace::netpoll(p.poll(timeout));
+                counted(crate::trace::netpoll(p.poll(timeout)));
             }
             m.in_netpoll.store(false, Ordering::SeqCst);
             OWNER.store(false, Ordering::SeqCst);

@@ -64,6 +64,9 @@ thread_local! {
 /// waiter published before this call is woken. See the module docs.
 pub(crate) fn park(reason: WaitReason, unlock: impl FnOnce() -> bool) {
     if super::m::in_goroutine() {
+        if super::m::park_stacks_wanted() {
+            crate::dump::record_park_stack();
+        }
         let mut unlock = Some(unlock);
         let mut call = move || (unlock.take().expect("unlock runs once"))();
         super::m::park_current(reason, &mut call);

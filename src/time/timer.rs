@@ -59,6 +59,11 @@ impl TimerInner {
             return;
         }
         crate::trace::timer_fire();
+        if let Some(shared) = &self.shared {
+            shared
+                .timer_fires
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let f = self.fire.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(f) = f {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
