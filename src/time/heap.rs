@@ -20,7 +20,9 @@ pub(crate) struct Timers {
     heap: Mutex<Vec<Entry>>,
     /// Earliest deadline in the heap, in runtime nanoseconds, or NONE.
     next: AtomicU64,
-    /// Stopped timers still in the heap.
+    /// Stopped timers still in the heap: a heuristic for when to purge,
+    /// approximate because `Timer::stop` counts after its CAS while a
+    /// concurrent `take_due` may already have dropped the timer.
     pub(crate) stopped: AtomicUsize,
 }
 
@@ -50,9 +52,8 @@ impl Timers {
     /// Adds a timer; returns the new earliest deadline.
     pub(crate) fn push(&self, when: u64, timer: Arc<TimerInner>) -> u64 {
         let mut h = self.lock();
-        if self.stopped.load(Ordering::Relaxed) > 64
-            && self.stopped.load(Ordering::Relaxed) * 4 > h.len()
-        {
+        let stopped = self.stopped.load(Ordering::Relaxed);
+        if stopped > 64 && stopped.saturating_mul(4) > h.len() {
             self.purge(&mut h);
         }
         h.push(Entry { when, timer });
@@ -76,7 +77,14 @@ impl Timers {
             }
             let e = pop(&mut h);
             if e.timer.state() == STOPPED {
-                self.stopped.fetch_sub(1, Ordering::Relaxed);
+                // `stop` counts after its CAS, so it may not have counted
+                // this one yet: never go below zero. The count only decides
+                // when to purge, so being off by a few is harmless.
+                let _ = self
+                    .stopped
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                        Some(v.saturating_sub(1))
+                    });
             } else {
                 due.push(e.timer);
             }
