@@ -37,15 +37,35 @@ fn sigquit_dumps_a_goroutine_parked_in_chan_receive_with_its_spawn_site() {
     assert!(line.contains("spawned at tests/deadlock.rs:"), "{line}");
 }
 
+/// Polls `probe` every 10 ms until `done` holds (at most 30 s), from a
+/// goroutine, so the goroutines under test get to run and park meanwhile.
+fn wait_for<T: std::fmt::Debug>(probe: impl Fn() -> T, done: impl Fn(&T) -> bool) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        goroutines::time::sleep(Duration::from_millis(10));
+        let v = probe();
+        if done(&v) {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "gave up waiting: {v:?}"
+        );
+    }
+}
+
 #[test]
 fn dump_lists_parked_goroutines_with_reasons() {
     let rt = Runtime::builder().max_procs(1).build().unwrap();
     let text = rt.run(|| {
         let (tx, rx) = chan::bounded::<u32>(0);
         let h = goroutines::go(move || rx.recv());
-        let s = goroutines::go(|| goroutines::time::sleep(Duration::from_millis(200)));
-        goroutines::time::sleep(Duration::from_millis(30));
-        let d = goroutines::dump();
+        let s = goroutines::go(|| goroutines::time::sleep(Duration::from_millis(500)));
+        // Wait (bounded) until both have parked: a loaded machine may run
+        // our own timer first.
+        let d = wait_for(goroutines::dump, |d| {
+            d.goroutines.iter().filter(|g| g.state != "running").count() >= 2
+        });
         let text = d.to_string();
         assert!(
             d.goroutines
@@ -81,8 +101,7 @@ fn stats_count_parked_goroutines_by_reason_and_timer_fires() {
         let sleepers: Vec<_> = (0..2)
             .map(|_| goroutines::go(|| goroutines::time::sleep(Duration::from_millis(300))))
             .collect();
-        goroutines::time::sleep(Duration::from_millis(30));
-        let s = goroutines::stats();
+        let s = wait_for(goroutines::stats, |s| s.parked >= 5);
         let count = |name| {
             s.parked_by_reason
                 .iter()
@@ -91,7 +110,7 @@ fn stats_count_parked_goroutines_by_reason_and_timer_fires() {
         };
         assert_eq!(count("chan receive"), Some(3), "{:?}", s.parked_by_reason);
         assert_eq!(count("sleep"), Some(2), "{:?}", s.parked_by_reason);
-        assert!(s.timer_fires >= 1, "our own 30 ms sleep fired: {s:?}");
+        assert!(s.timer_fires >= 1, "our own sleep fired: {s:?}");
         assert!(s.handoffs >= 1, "{s:?}");
         drop(tx);
         for r in receivers {
@@ -115,8 +134,23 @@ fn parkstacks_shows_where_a_goroutine_parked() {
         rt.run(|| {
             let (tx, rx) = chan::bounded::<u32>(0);
             let h = goroutines::go(move || wait_here_for_a_value(rx));
-            goroutines::time::sleep(Duration::from_millis(30));
-            eprintln!("{}", goroutines::dump());
+            // Capturing a backtrace at each park is slow (the first one
+            // loads debug info), so wait until the goroutine has parked.
+            let start = std::time::Instant::now();
+            let mut dump = goroutines::dump();
+            while !dump
+                .goroutines
+                .iter()
+                .any(|g| g.id == h.id() && g.state == "chan receive")
+            {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "never parked: {dump}"
+                );
+                goroutines::time::sleep(Duration::from_millis(10));
+                dump = goroutines::dump();
+            }
+            eprintln!("{dump}");
             drop(tx);
             let _ = h.join();
         });
