@@ -394,6 +394,8 @@ impl MLocal {
                     } else {
                         // SAFETY: we hold the P.
                         unsafe { p.local() }.pinned.push_back(g);
+                        // SAFETY: we hold the P.
+                        unsafe { p.publish_local_len() };
                     }
                     return;
                 }

@@ -31,6 +31,9 @@ pub(crate) struct P {
     /// `idle.rs` for the pairing with `idle`).
     inbox: Mutex<Vec<GRef>>,
     inbox_len: AtomicUsize,
+    /// `runnext` plus `pinned` lengths, mirrored by the holder after each
+    /// change (Relaxed) so stats can count them without touching `local`.
+    local_len: AtomicUsize,
     /// Set, under the idle lock, while the P sits on the idle list.
     pub(crate) idle: AtomicBool,
     /// Written only by the holder, through `bump`; read by stats.
@@ -80,6 +83,7 @@ impl P {
             runq: Queue::new(),
             inbox: Mutex::new(Vec::new()),
             inbox_len: AtomicUsize::new(0),
+            local_len: AtomicUsize::new(0),
             idle: AtomicBool::new(false),
             spawned: AtomicU64::new(0),
             exited: AtomicU64::new(0),
@@ -126,7 +130,7 @@ impl P {
     ///
     /// # Safety
     /// The caller's M must hold this P.
-    pub(crate) unsafe fn put(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
+    unsafe fn put_inner(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
         let g = if next {
             // SAFETY: we hold the P; the borrow ends here.
             match unsafe { self.local() }.runnext.replace(g) {
@@ -150,7 +154,7 @@ impl P {
     ///
     /// # Safety
     /// The caller's M must hold this P.
-    pub(crate) unsafe fn pop(&self) -> Option<GRef> {
+    unsafe fn pop_inner(&self) -> Option<GRef> {
         // SAFETY: we hold the P; each borrow below is the only one live.
         let local = unsafe { self.local() };
         if let Some(g) = local.runnext.take() {
@@ -191,6 +195,41 @@ impl P {
             || self.has_inbox()
     }
 
+    /// Queues a runnable goroutine on this P; see `put_inner`.
+    ///
+    /// # Safety
+    /// The caller's M must hold this P.
+    pub(crate) unsafe fn put(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
+        // SAFETY: per the caller's contract.
+        let r = unsafe { self.put_inner(g, next) };
+        // SAFETY: as above.
+        unsafe { self.publish_local_len() };
+        r
+    }
+
+    /// Takes the next goroutine to run; see `pop_inner`.
+    ///
+    /// # Safety
+    /// The caller's M must hold this P.
+    pub(crate) unsafe fn pop(&self) -> Option<GRef> {
+        // SAFETY: per the caller's contract.
+        let r = unsafe { self.pop_inner() };
+        // SAFETY: as above.
+        unsafe { self.publish_local_len() };
+        r
+    }
+
+    /// Mirrors the length of `runnext` and `pinned` into `local_len`.
+    ///
+    /// # Safety
+    /// The caller's M must hold this P.
+    pub(crate) unsafe fn publish_local_len(&self) {
+        // SAFETY: per the caller's contract.
+        let local = unsafe { self.local() };
+        let n = local.runnext.is_some() as usize + local.pinned.len();
+        self.local_len.store(n, Ordering::Relaxed);
+    }
+
     /// Queues a goroutine homed on this P from another thread.
     pub(crate) fn push_remote(&self, g: GRef) {
         let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
@@ -205,7 +244,9 @@ impl P {
 
     /// Runnable goroutines on this P (a snapshot; `local` is not read).
     pub(crate) fn queued(&self) -> usize {
-        self.runq.len() + self.inbox_len.load(Ordering::Relaxed)
+        self.runq.len()
+            + self.inbox_len.load(Ordering::Relaxed)
+            + self.local_len.load(Ordering::Relaxed)
     }
 }
 
