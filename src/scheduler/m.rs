@@ -110,44 +110,39 @@ fn current_m() -> *const MLocal {
     CURRENT.with(|c| c.get())
 }
 
+/// The goroutine running on this thread, if the caller is one. The G stays
+/// alive while it runs: `execute` holds a reference until it switches out.
+fn running_g() -> Option<&'static G> {
+    let m = current_m();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null CURRENT points at the live MLocal of this thread;
+    // curg, when set, is kept alive by execute's reference for as long as
+    // the goroutine runs, which outlasts every use by the goroutine itself.
+    unsafe { (*m).curg.get().as_ref() }
+}
+
 /// Whether the caller is a goroutine.
 pub(crate) fn in_goroutine() -> bool {
-    let m = current_m();
-    // SAFETY: a non-null CURRENT points at the live MLocal of this thread.
-    !m.is_null() && unsafe { !(*m).curg.get().is_null() }
+    running_g().is_some()
 }
 
 /// A reference to the running goroutine, if the caller is one.
 pub(crate) fn current_g() -> Option<GRef> {
-    let m = current_m();
-    if m.is_null() {
-        return None;
-    }
-    // SAFETY: CURRENT is live (above); curg, when set, is kept alive by
-    // execute's reference for as long as the goroutine runs.
-    unsafe {
-        let g = (*m).curg.get();
-        if g.is_null() {
-            return None;
-        }
-        let r = GRef::from_raw(g);
+    running_g().map(|g| {
+        // SAFETY: execute owns a reference to the running G (running_g);
+        // we borrow it to clone a new one and give the borrowed one back.
+        let r = unsafe { GRef::from_raw(g) };
         let out = r.clone();
         std::mem::forget(r);
-        Some(out)
-    }
+        out
+    })
 }
 
 /// The running goroutine's `goroutine_local!` list, if the caller is one.
 pub(crate) fn current_locals() -> Option<*mut crate::local::Locals> {
-    let m = current_m();
-    if m.is_null() {
-        return None;
-    }
-    // SAFETY: as in current_g; the list is the running goroutine's own.
-    unsafe {
-        let g = (*m).curg.get();
-        (!g.is_null()).then(|| (*g).locals.get())
-    }
+    running_g().map(|g| g.locals.get())
 }
 
 /// Whether the caller's runtime records a backtrace at every park
@@ -160,15 +155,7 @@ pub(crate) fn park_stacks_wanted() -> bool {
 
 /// The id of the running goroutine, if the caller is one.
 pub(crate) fn current_goroutine_id() -> Option<u64> {
-    let m = current_m();
-    if m.is_null() {
-        return None;
-    }
-    // SAFETY: as in current_g.
-    unsafe {
-        let g = (*m).curg.get();
-        (!g.is_null()).then(|| (*g).id)
-    }
+    running_g().map(|g| g.id)
 }
 
 /// The runtime and P the caller runs on, if it is an M of `shared` holding
