@@ -44,6 +44,7 @@ mod block_on;
 pub mod chan;
 mod debug;
 mod dump;
+mod go_local;
 mod join;
 pub mod local;
 pub(crate) mod loom;
@@ -61,6 +62,7 @@ pub mod trace;
 
 pub use block_on::block_on;
 pub use dump::{dump, Dump, GoroutineInfo};
+pub use go_local::{go_local, LocalJoinHandle};
 pub use join::JoinHandle;
 pub use local::LocalKey;
 pub use runtime::{Builder, Runtime, DEFAULT_STACK_SIZE, MAX_PROCS};

@@ -434,8 +434,10 @@ impl MLocal {
                     (*ctx).sp = sp;
                     (*ctx).stack = Some(stack);
                 }
-                g.home
-                    .store(shared.config.mode.home_on_start(p.id), Ordering::Relaxed);
+                if g.home.load(Ordering::Relaxed) == NO_HOME {
+                    g.home
+                        .store(shared.config.mode.home_on_start(p.id), Ordering::Relaxed);
+                }
                 true
             }
             Err(e) => {

@@ -174,6 +174,36 @@ impl Shared {
         let id = m::next_goid(self);
         crate::trace::spawn(id);
         let (g, join) = g::new_task(f, id, self, site);
+        self.queue_new(g);
+        join
+    }
+
+    /// Queues a new goroutine running `f` on the caller's P for life: in
+    /// pinned mode, on the caller's OS thread. None when the caller is not a
+    /// goroutine of this runtime, or the runtime is in Go mode (where a P
+    /// does not stay on one thread).
+    pub(crate) fn spawn_here<F, T>(&self, f: F, site: &'static Location<'static>) -> Option<GRef>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if !self.config.mode.binds_m_to_p() || !m::in_goroutine() {
+            return None;
+        }
+        let here = m::with_p(self, |p| p.id)?;
+        let id = m::next_goid(self);
+        crate::trace::spawn(id);
+        let (g, join) = g::new_task(f, id, self, site);
+        // Homed before it is queued: `put` keeps it out of the stealable
+        // ring, and `start_goroutine` keeps a home it already has.
+        g.home.store(here, Ordering::Relaxed);
+        self.queue_new(g);
+        Some(join)
+    }
+
+    /// Puts a just-spawned goroutine where it runs first: the spawner's
+    /// `runnext`, or the global queue from a plain thread.
+    fn queue_new(&self, g: GRef) {
         let mut g = Some(g);
         // As in Go, a goroutine spawned by a goroutine goes to `runnext`:
         // it runs on this P as soon as the spawner parks (in pinned mode,
@@ -198,7 +228,6 @@ impl Shared {
                 self.wakep();
             }
         }
-        join
     }
 
     /// Begins shutdown: Ms stop at their next scheduling point.
