@@ -70,6 +70,26 @@ pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use stats::Stats;
 pub use syscall::syscall;
 
+/// Runs a function's body as the main goroutine of a runtime:
+/// `#[goroutines::main] fn main() { .. }` is `fn main() { goroutines::run(move || { .. }) }`,
+/// return type and all (`-> io::Result<()>` with `?` inside works).
+/// Options build a runtime of the function's own:
+/// `#[goroutines::main(max_procs = 4, stack_size = 1_048_576)]`, and Go mode
+/// as `#[goroutines::main(unsafe(migrate_goroutines))]`, spelled with
+/// `unsafe` because [`Builder::migrate_goroutines`] is an `unsafe fn`.
+///
+/// ```
+/// #[goroutines::main]
+/// fn main() {
+///     let (tx, rx) = goroutines::chan::bounded(0);
+///     goroutines::go(move || tx.send(goroutines::goroutine_id()).unwrap());
+///     assert!(rx.recv().unwrap().is_some());
+///     assert!(goroutines::goroutine_id().is_some()); // main is a goroutine too
+/// }
+/// ```
+#[doc(inline)]
+pub use goroutines_macros::main;
+
 use std::panic::Location;
 
 /// Runs `f` as the main goroutine of the default runtime and returns its
@@ -132,6 +152,14 @@ pub fn stats() -> Stats {
 /// The id of the calling goroutine, or `None` on a plain thread.
 pub fn goroutine_id() -> Option<u64> {
     scheduler::m::current_goroutine_id()
+}
+
+/// Whether the caller's runtime (or the default runtime) is in Go mode.
+/// For tests of `#[goroutines::main(unsafe(migrate_goroutines))]`, which
+/// has no `Runtime` to ask.
+#[doc(hidden)]
+pub fn __migrates_goroutines() -> bool {
+    runtime::with_current(|s| s.config.mode == scheduler::mode::Mode::Go)
 }
 
 /// Prints `fatal error: {msg}` and aborts: for broken runtime invariants,

@@ -1,0 +1,2 @@
+#[goroutines::main]
+async fn main() {}

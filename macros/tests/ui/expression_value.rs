@@ -1,0 +1,2 @@
+#[goroutines::main(stack_size = 1 << 20)]
+fn main() {}

@@ -1,0 +1,4 @@
+#![forbid(unsafe_code)]
+
+#[goroutines::main(unsafe(migrate_goroutines))]
+fn main() {}

@@ -1,0 +1,2 @@
+#[goroutines::main]
+fn main<T>() {}

@@ -1,0 +1,2 @@
+#[goroutines::main(max_procs = 100_000)]
+fn main() {}

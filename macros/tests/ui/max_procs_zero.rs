@@ -1,0 +1,2 @@
+#[goroutines::main(max_procs = 0)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[goroutines::main(migrate_goroutines)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[goroutines::main(max_procs = "4")]
+fn main() {}

@@ -1,0 +1,6 @@
+use std::error::Error;
+
+#[goroutines::main]
+fn main() -> Result<(), Box<dyn Error>> {
+    Ok(())
+}

@@ -1,0 +1,2 @@
+#[goroutines::main(worker_threads = 4)]
+fn main() {}
