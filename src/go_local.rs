@@ -92,6 +92,8 @@ impl<T> Drop for ThreadBound<T> {
 ///     for h in handles {
 ///         h.join().unwrap();
 ///     }
+///     // As with `go`, the newest goroutine runs first (it is in `runnext`).
+///     log.borrow_mut().sort();
 ///     assert_eq!(*log.borrow(), [0, 1, 2]);
 /// });
 /// ```

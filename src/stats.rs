@@ -41,6 +41,8 @@ pub struct Stats {
     pub context_switches: u64,
     /// Successful steals of another P's goroutines.
     pub steals: u64,
+    /// Go mode: Ps sysmon took from Ms blocked in an inline `syscall`.
+    pub retakes: u64,
     /// Timers pending (stopped ones not yet swept included).
     pub timers: usize,
     /// Timers fired so far.
@@ -96,6 +98,7 @@ impl Stats {
             spawned: shared.spawned(),
             context_switches: ps.iter().map(|p| p.switches.load(Ordering::Relaxed)).sum(),
             steals: ps.iter().map(|p| p.steals.load(Ordering::Relaxed)).sum(),
+            retakes: ps.iter().map(|p| p.retakes.load(Ordering::Relaxed)).sum(),
             timers: ps.iter().map(|p| p.timers.len()).sum(),
             timer_fires: shared.timer_fires.load(Ordering::Relaxed),
             handoffs: shared.handoffs.load(Ordering::Relaxed),

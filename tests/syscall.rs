@@ -113,3 +113,165 @@ fn syscall_on_a_plain_thread_runs_inline() {
     let tid = goroutines::syscall(|| std::thread::current().id());
     assert_eq!(tid, std::thread::current().id());
 }
+
+fn go_mode(procs: usize) -> Runtime {
+    // SAFETY: these tests hold nothing thread-affine across parks.
+    unsafe { Runtime::builder().migrate_goroutines() }
+        .max_procs(procs)
+        .build()
+        .unwrap()
+}
+
+fn gettid() -> i64 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) }
+}
+
+#[test]
+fn in_go_mode_a_syscall_runs_inline_on_the_goroutines_thread() {
+    let rt = go_mode(2);
+    let (outside, inside) = rt.run(|| {
+        let outside = gettid();
+        (outside, goroutines::syscall(gettid))
+    });
+    assert_eq!(
+        outside, inside,
+        "Go mode runs the call on the goroutine's M"
+    );
+}
+
+#[test]
+fn in_go_mode_sysmon_retakes_the_p_of_a_blocked_syscall() {
+    let rt = go_mode(1);
+    let before = rt.stats().retakes;
+    let (r, w) = pipe();
+    let ticks = rt.run(move || {
+        let reader = goroutines::go(move || {
+            goroutines::syscall(|| {
+                let mut b = [0u8; 1];
+                // SAFETY: r is an open pipe end; b is a 1-byte buffer.
+                unsafe { libc::read(r, b.as_mut_ptr().cast(), 1) }
+            })
+        });
+        let mut ticks = 0;
+        while ticks < 20 {
+            goroutines::time::sleep(Duration::from_micros(200));
+            ticks += 1;
+        }
+        // SAFETY: w is an open pipe end; writing one byte from a valid buffer.
+        assert_eq!(unsafe { libc::write(w, b"x".as_ptr().cast(), 1) }, 1);
+        assert_eq!(reader.join().unwrap(), 1);
+        ticks
+    });
+    assert_eq!(ticks, 20);
+    assert!(
+        rt.stats().retakes > before,
+        "the only P was never taken from the blocked M"
+    );
+    // SAFETY: closing our own fds.
+    unsafe {
+        libc::close(r);
+        libc::close(w);
+    }
+}
+
+/// GOMAXPROCS=1: while A blocks in a syscall its P is retaken and runs B,
+/// which keeps it busy; A comes back to no P, so it is queued globally and
+/// its M sleeps; A then finishes on whichever M runs it next.
+#[test]
+fn in_go_mode_a_syscall_that_returns_to_no_p_is_queued_and_finishes() {
+    let rt = go_mode(1);
+    let out = rt.run(|| {
+        let (tx, rx) = goroutines::chan::bounded::<()>(0);
+        let a = goroutines::go(move || {
+            let got = goroutines::syscall(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                7u32
+            });
+            tx.send(()).unwrap();
+            got
+        });
+        // B: busy on the P (yielding, so A can get back in) until A is done.
+        let b = goroutines::go(move || {
+            let mut spins = 0u64;
+            while rx.try_recv().is_err() {
+                let until = Instant::now() + Duration::from_micros(500);
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                spins += 1;
+                goroutines::yield_now();
+            }
+            spins
+        });
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(out.0, 7);
+    assert!(out.1 > 0);
+}
+
+#[test]
+fn in_go_mode_short_syscalls_keep_their_p_and_all_complete() {
+    let rt = go_mode(2);
+    let total = rt.run(|| {
+        let hs: Vec<_> = (0..8u64)
+            .map(|i| {
+                goroutines::go(move || {
+                    let mut sum = 0;
+                    for j in 0..10_000u64 {
+                        sum += goroutines::syscall(|| {
+                            // SAFETY: getppid has no preconditions.
+                            assert!(unsafe { libc::getppid() } > 0);
+                            j
+                        });
+                        if j % 100 == 0 {
+                            goroutines::yield_now();
+                        }
+                    }
+                    sum + i
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(total, 8 * (9_999 * 10_000 / 2) + 28);
+}
+
+/// Inside an inline syscall the thread acts as a plain thread: it may spawn
+/// goroutines and block on a channel without touching the P it gave up.
+#[test]
+fn in_go_mode_a_syscall_may_spawn_and_block_on_a_channel() {
+    let rt = go_mode(1);
+    let got = rt.run(|| {
+        goroutines::go(|| {
+            goroutines::syscall(|| {
+                assert_eq!(goroutines::goroutine_id(), None);
+                let (tx, rx) = goroutines::chan::bounded::<u32>(0);
+                let h = goroutines::go(move || tx.send(41).unwrap());
+                let v = rx.recv().unwrap() + 1;
+                h.join().unwrap();
+                v
+            })
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(got, 42);
+}
+
+#[test]
+fn in_go_mode_a_panic_in_an_inline_syscall_comes_back_to_the_caller() {
+    let rt = go_mode(1);
+    let r = rt.run(|| {
+        goroutines::go(|| {
+            goroutines::syscall(|| -> u8 {
+                std::thread::sleep(Duration::from_millis(2));
+                panic!("inline")
+            })
+        })
+        .join()
+    });
+    assert_eq!(r.unwrap_err().downcast_ref::<&str>(), Some(&"inline"));
+    // The runtime still runs goroutines afterwards.
+    assert_eq!(rt.run(|| goroutines::go(|| 5).join().unwrap()), 5);
+}

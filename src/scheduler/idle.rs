@@ -127,6 +127,12 @@ impl Shared {
         };
         self.ps[p as usize].idle.store(false, Ordering::SeqCst);
         self.idle.npidle.fetch_sub(1, Ordering::SeqCst);
+        self.run_p(lists, p, spinning);
+        true
+    }
+
+    /// Gets an M to run P `p`, which is on no list: a parked M, or a new one.
+    fn run_p(&self, mut lists: MutexGuard<'_, Lists>, p: u32, spinning: bool) {
         self.handoffs.fetch_add(1, Ordering::Relaxed);
         let m = if self.config.mode.binds_m_to_p() {
             lists.bound[p as usize].clone()
@@ -140,7 +146,33 @@ impl Shared {
             }
             None => self.new_m(&mut lists, p, spinning),
         }
-        true
+    }
+
+    /// Go mode: sysmon took P `p` from an M blocked in an inline syscall;
+    /// another M runs it from here (Go's `handoffp`). An M that finds it has
+    /// nothing to do gives it back to the idle list the usual way.
+    pub(crate) fn hand_off_retaken(&self, p: u32) {
+        let lists = self.idle.lock();
+        self.run_p(lists, p, false);
+    }
+
+    /// Go mode: an idle P for an M coming back from a syscall whose own P
+    /// was retaken (Go's `exitsyscallfast_pidle`).
+    pub(crate) fn take_idle_p(&self) -> Option<u32> {
+        if self.idle.npidle.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let mut lists = self.idle.lock();
+        let p = lists.ps.pop()?;
+        self.ps[p as usize].idle.store(false, Ordering::SeqCst);
+        self.idle.npidle.fetch_sub(1, Ordering::SeqCst);
+        self.handoffs.fetch_add(1, Ordering::Relaxed);
+        Some(p)
+    }
+
+    /// Go mode: an M without a P joins the idle Ms (to be handed one).
+    pub(crate) fn idle_m(&self, m: &Arc<MShared>) {
+        self.idle.lock().ms.push(m.clone());
     }
 
     /// Starts an M holding P `p`. Past the thread limit, or if the OS refuses

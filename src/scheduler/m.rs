@@ -77,6 +77,10 @@ enum Action {
     /// false, resume the goroutine at once.
     Park(WaitReason, *mut (dyn FnMut() -> bool + 'static)),
     Exit,
+    /// Go mode: the goroutine came back from an inline `syscall` to find
+    /// its P retaken and no idle P; this M holds no P. Queue the goroutine
+    /// globally and put the M to sleep (Go's `exitsyscall0`).
+    SyscallNoP,
 }
 
 /// How long a spinning M watches for work before it sleeps.
@@ -97,6 +101,12 @@ pub(crate) struct MLocal {
     curg: Cell<*const G>,
     action: Cell<Action>,
     rng: Cell<u64>,
+    /// This thread's Linux id (for sysmon's look at its kernel state).
+    tid: i32,
+    /// The goroutine in an inline syscall (Go mode), while `curg` is null so
+    /// that runtime calls from the syscall's closure act as from a plain
+    /// thread. Only the overflow handler reads it.
+    syscall_g: Cell<*const G>,
 }
 
 thread_local! {
@@ -199,7 +209,10 @@ pub(crate) fn running_stack() -> Option<RunningStack> {
     // SAFETY: this thread's MLocal; the running goroutine's context is owned
     // by this thread while it runs, so nothing changes it under us.
     unsafe {
-        let g = (*m).curg.get();
+        let mut g = (*m).curg.get();
+        if g.is_null() {
+            g = (*m).syscall_g.get();
+        }
         if g.is_null() {
             return None;
         }
@@ -236,6 +249,95 @@ pub(crate) fn park_current(reason: WaitReason, unlock: &mut dyn FnMut() -> bool)
     unsafe {
         let unlock: *mut (dyn FnMut() -> bool + 'static) = std::mem::transmute(unlock);
         switch_to_g0(Action::Park(reason, unlock));
+    }
+}
+
+/// A goroutine inside an inline `syscall` (Go mode): what [`exit_syscall`]
+/// needs to take the M's P back.
+pub(crate) struct InlineSyscall {
+    m: *const MLocal,
+    g: *const G,
+    p: u32,
+    /// The P's `sys` word as [`enter_syscall`] left it (odd: in a syscall).
+    word: u64,
+}
+
+/// Go's `entersyscall`, for a goroutine of a Go-mode runtime about to block
+/// in the kernel: the M keeps running the goroutine but stops holding its P
+/// in a way that lets sysmon take the P away (`P::sys`), so the P's other
+/// goroutines run on another M if the call lasts. Until [`exit_syscall`]
+/// the thread acts as a plain thread to the runtime (no `curg`, no P), so
+/// whatever the closure does (spawn, send on a channel, even block on one)
+/// takes the plain-thread paths and never touches the P.
+///
+/// None, and nothing changed, unless the caller is a running goroutine of a
+/// Go-mode runtime (pinned mode uses the blocking pool instead: an M there
+/// must not give its P to another thread).
+pub(crate) fn enter_syscall() -> Option<InlineSyscall> {
+    let m = current_m();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: CURRENT is live; curg, when set, is the running goroutine (us).
+    unsafe {
+        let ml = &*m;
+        let g = ml.curg.get();
+        if g.is_null() || ml.p.get() == NO_P || ml.shared.config.mode.binds_m_to_p() {
+            return None;
+        }
+        let p = ml.p();
+        p.curg.store(0, Ordering::Relaxed);
+        (*g).set_state(super::g::WAITING, WaitReason::Syscall);
+        ml.syscall_g.set(g);
+        ml.curg.set(ptr::null());
+        let id = ml.p.replace(NO_P);
+        // Only the holder changes an even word; from here on sysmon may CAS
+        // it (Release: our use of the P happens before its next holder's).
+        let word = p.sys.load(Ordering::Relaxed) + 1;
+        p.sys.store(word, Ordering::Release);
+        ml.shared.wake_sysmon_for_syscall();
+        Some(InlineSyscall { m, g, p: id, word })
+    }
+}
+
+/// Go's `exitsyscall`: take the P back if sysmon left it to us, else any
+/// idle P, else queue the goroutine globally and put this M to sleep (the
+/// goroutine then resumes wherever it is picked up).
+pub(crate) fn exit_syscall(s: InlineSyscall) {
+    // SAFETY: the goroutine has not switched since enter_syscall, so it is
+    // still on the M whose MLocal `s.m` points to.
+    let m = unsafe { &*s.m };
+    let shared = &*m.shared;
+    m.syscall_g.set(ptr::null());
+    // Acquire pairs with our own Release in enter_syscall, or with nothing:
+    // nobody else used the P if the word is unchanged.
+    let mine = &shared.ps[s.p as usize];
+    let back = if mine
+        .sys
+        .compare_exchange(s.word, s.word + 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        Some(s.p)
+    } else {
+        shared.take_idle_p()
+    };
+    m.curg.set(s.g);
+    match back {
+        Some(id) => {
+            m.p.set(id);
+            if id != s.p {
+                m.took_p();
+                crate::trace::m_wake(id, m.me.id);
+            }
+            // SAFETY: the goroutine (us) is alive while it runs.
+            let g = unsafe { &*s.g };
+            m.p().curg.store(g.id, Ordering::Relaxed);
+            g.set_state(RUNNING, WaitReason::None);
+            crate::syscall::inline_done();
+        }
+        // SAFETY: we are the goroutine; curg is set again. g0 queues us
+        // (requeue_from_syscall) and we resume on whichever M takes us.
+        None => unsafe { switch_to_g0(Action::SyscallNoP) },
     }
 }
 
@@ -317,6 +419,9 @@ fn m_main(shared: Arc<Shared>, me: Arc<MShared>, p: u32, spinning: bool) {
         g0_sp: Cell::new(0),
         curg: Cell::new(ptr::null()),
         action: Cell::new(Action::None),
+        // SAFETY: gettid has no preconditions.
+        tid: unsafe { libc::syscall(libc::SYS_gettid) } as i32,
+        syscall_g: Cell::new(ptr::null()),
     };
     CURRENT.with(|c| c.set(&m));
     m.took_p();
@@ -353,13 +458,13 @@ impl MLocal {
     /// Runs `g` until it yields, parks or exits.
     fn execute(&self, g: GRef) {
         let shared = &*self.shared;
-        let p = self.p();
         let ctx = g.ctx.get();
         // SAFETY: a runnable G's context belongs to whoever dequeued it: us.
-        if unsafe { (*ctx).stack.is_none() } && !self.start_goroutine(&g, p) {
+        if unsafe { (*ctx).stack.is_none() } && !self.start_goroutine(&g, self.p()) {
             return;
         }
         loop {
+            let p = self.p();
             g.set_state(RUNNING, WaitReason::None);
             self.curg.set(g.as_ptr());
             p.bump(&p.switches);
@@ -370,9 +475,17 @@ impl MLocal {
             // we keep alive. g0_sp is ours to write.
             unsafe { arch::switch(self.g0_sp.as_ptr(), (*ctx).sp, 0) };
             self.curg.set(ptr::null());
+            let action = self.action.replace(Action::None);
+            if let Action::SyscallNoP = action {
+                self.requeue_from_syscall(g);
+                return;
+            }
+            // An inline syscall (Go mode) may have moved us to another P
+            // while the goroutine ran.
+            let p = self.p();
             p.curg.store(0, Ordering::Relaxed);
             p.preempt.store(false, Ordering::Relaxed);
-            match self.action.replace(Action::None) {
+            match action {
                 Action::Yield => {
                     crate::trace::yielded(g.id);
                     g.set_state(RUNNABLE, WaitReason::None);
@@ -413,6 +526,7 @@ impl MLocal {
                     }
                     return;
                 }
+                Action::SyscallNoP => unreachable!("handled above"),
                 Action::None => unreachable!("goroutine switched to g0 without an action"),
             }
         }
@@ -451,6 +565,22 @@ impl MLocal {
                 false
             }
         }
+    }
+
+    /// On g0, with no P: the goroutine `g` came back from an inline syscall
+    /// to no P (see [`exit_syscall`]). It goes to the global queue and this
+    /// M to the idle Ms, in that order reversed: the M is findable before the
+    /// work is visible, so `wakep` may hand a P straight back to it.
+    fn requeue_from_syscall(&self, g: GRef) {
+        let shared = &*self.shared;
+        g.set_state(RUNNABLE, WaitReason::None);
+        shared.idle_m(&self.me);
+        shared.global.push(g);
+        // Runnable before the count says no syscall is in flight
+        // (deadlock.rs relies on it).
+        crate::syscall::inline_done();
+        shared.wakep();
+        self.stop_m();
     }
 
     /// Finds a goroutine to run, parking the M while there is none. None
@@ -623,9 +753,7 @@ impl MLocal {
 
     /// Records on the P which thread now holds it (for sysmon).
     fn took_p(&self) {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
-        self.p().holder_tid.store(tid, Ordering::Relaxed);
+        self.p().holder_tid.store(self.tid, Ordering::Relaxed);
     }
 
     /// A goroutine id from this P's batch.

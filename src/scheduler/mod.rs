@@ -89,6 +89,9 @@ pub(crate) struct Shared {
     pub(crate) handoffs: AtomicU64,
     /// Where sysmon sleeps between cycles; kicked at shutdown.
     pub(crate) sysmon_parker: park::Parker,
+    /// Set by sysmon while it sleeps longer than a syscall may block a P
+    /// unnoticed; an inline syscall then wakes it (`wake_sysmon_for_syscall`).
+    pub(crate) sysmon_deep: AtomicBool,
     /// Messages already printed by `report_once`.
     reported: Mutex<Vec<String>>,
     me: Weak<Shared>,
@@ -108,6 +111,7 @@ impl Shared {
             sleep_until: AtomicU64::new(crate::time::heap::NONE),
             sleeper: Mutex::new(None),
             sysmon_parker: park::Parker::new(),
+            sysmon_deep: AtomicBool::new(false),
             timer_fires: AtomicU64::new(0),
             handoffs: AtomicU64::new(0),
             coarse_now: AtomicU64::new(0),
@@ -230,9 +234,27 @@ impl Shared {
         }
     }
 
+    /// An inline syscall began: make sure sysmon is watching at its fastest
+    /// pace, so that the P is handed off within tens of microseconds rather
+    /// than at the end of a 10 ms sleep. Costs a futex wake only for the
+    /// first syscall after a quiet spell.
+    pub(crate) fn wake_sysmon_for_syscall(&self) {
+        if self.sysmon_deep.load(Ordering::Relaxed)
+            && self.sysmon_deep.swap(false, Ordering::Relaxed)
+        {
+            self.sysmon_parker.unpark();
+        }
+    }
+
     /// Begins shutdown: Ms stop at their next scheduling point.
     pub(crate) fn shut_down(&self) {
         self.shutdown.store(true, Ordering::Release);
+        // A goroutine that never parks still reaches preemption points
+        // (spawn, channel operations): make the next one yield, so its M
+        // sees the shutdown. Sysmon, which would set these, is stopping.
+        for p in self.ps.iter() {
+            p.preempt.store(true, Ordering::Relaxed);
+        }
         self.sysmon_parker.unpark();
         for m in self.idle.all_ms() {
             m.kick();

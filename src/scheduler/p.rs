@@ -41,6 +41,8 @@ pub(crate) struct P {
     pub(crate) exited: AtomicU64,
     pub(crate) switches: AtomicU64,
     pub(crate) steals: AtomicU64,
+    /// Written only by sysmon (see `bump_retakes`).
+    pub(crate) retakes: AtomicU64,
     /// Id of the goroutine running on this P, 0 when none. Written by the
     /// holder (Relaxed); read by sysmon and stats.
     pub(crate) curg: AtomicU64,
@@ -50,6 +52,10 @@ pub(crate) struct P {
     /// Set by sysmon when the running goroutine has used up its time slice;
     /// cleared at the next scheduling point.
     pub(crate) preempt: AtomicBool,
+    /// Go mode's inline syscalls (`m::enter_syscall`): odd while the holder
+    /// is in one and sysmon may take the P; each entry, exit and retake adds
+    /// one, so a stale exit can never mistake a later syscall for its own.
+    pub(crate) sys: AtomicU64,
     /// Timers started on this P; shared, under their own lock.
     pub(crate) timers: crate::time::heap::Timers,
     /// Goroutines that parked here at least once (`registry.rs`).
@@ -89,9 +95,11 @@ impl P {
             exited: AtomicU64::new(0),
             switches: AtomicU64::new(0),
             steals: AtomicU64::new(0),
+            retakes: AtomicU64::new(0),
             curg: AtomicU64::new(0),
             holder_tid: AtomicI32::new(0),
             preempt: AtomicBool::new(false),
+            sys: AtomicU64::new(0),
             timers: crate::time::heap::Timers::new(),
             registry: super::registry::Registry::new(),
             local: UnsafeCell::new(Local {
@@ -121,6 +129,11 @@ impl P {
     /// the hot path); readers may see a slightly old value.
     pub(crate) fn bump(&self, counter: &AtomicU64) {
         counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// Counts a retake; sysmon is the only writer.
+    pub(crate) fn bump_retakes(&self) {
+        self.bump(&self.retakes);
     }
 
     /// Queues a runnable goroutine on this P. With `next`, it goes to

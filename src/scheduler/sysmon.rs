@@ -21,7 +21,13 @@
 //! to 10 ms once it has had nothing to do for 50 cycles (Go's rule), so an
 //! idle runtime costs it about 100 wake-ups a second.
 //!
-//! Not done yet: in Go mode, taking the P away from a stuck M (Go's retake).
+//! 5. Go mode: a P whose M has been in an inline `syscall` for a whole cycle
+//!    (20 µs while any is in flight) is retaken and handed to another M.
+//!    Entering an inline syscall wakes sysmon from a long sleep.
+//!
+//! Not done yet: in Go mode, taking the P away from an M running a hog (Go
+//! preempts it with a signal; that is not sound for arbitrary Rust code, so
+//! it would need the hog's M to give the P up at its next runtime call).
 //! Go mode gets the preempt flag and the report, like pinned mode.
 
 use super::Shared;
@@ -36,6 +42,8 @@ pub(crate) const TIME_SLICE: Duration = Duration::from_millis(10);
 pub(crate) const SCAVENGE_EVERY: Duration = Duration::from_millis(100);
 pub(crate) const WARM_STACKS: usize = 256;
 const MIN_DELAY: Duration = Duration::from_micros(20);
+/// Sleeping longer than this, sysmon asks inline syscalls to wake it.
+const DEEP_SLEEP: Duration = Duration::from_micros(500);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 
 /// What sysmon remembers about one P between cycles.
@@ -46,6 +54,9 @@ struct Watch {
     reported: bool,
     /// The holder thread's CPU time (ns) when the preempt flag was set.
     cpu_at_flag: Option<u64>,
+    /// The P's `sys` word last cycle: the same odd word twice means one
+    /// inline syscall has lasted a whole cycle.
+    sys: u64,
 }
 
 /// Starts the sysmon thread of `shared`.
@@ -65,6 +76,7 @@ fn run(shared: &Shared, settings: &Settings) {
         since,
         reported: false,
         cpu_at_flag: None,
+        sys: 0,
     };
     let mut watch = vec![fresh(0, start); shared.ps.len()];
     let mut delay = MIN_DELAY;
@@ -77,7 +89,11 @@ fn run(shared: &Shared, settings: &Settings) {
             Some(t) => delay.min(t.saturating_duration_since(Instant::now())),
             None => delay,
         };
+        shared
+            .sysmon_deep
+            .store(sleep > DEEP_SLEEP, Ordering::Relaxed);
         shared.sysmon_parker.park_timeout(sleep);
+        shared.sysmon_deep.store(false, Ordering::Relaxed);
         if shared.is_shut_down() {
             return;
         }
@@ -88,6 +104,23 @@ fn run(shared: &Shared, settings: &Settings) {
         crate::dump::check_sigquit();
         let mut acted = false;
         for (p, w) in shared.ps.iter().zip(watch.iter_mut()) {
+            // Go mode: a P whose M has been in an inline syscall since last
+            // cycle goes to another M (Go's retake of a _Psyscall P).
+            let sys = p.sys.load(Ordering::Acquire);
+            if sys & 1 == 1 {
+                acted = true; // keep watching at the fastest pace
+                if w.sys == sys
+                    && p.sys
+                        .compare_exchange(sys, sys + 1, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    p.bump_retakes();
+                    shared.hand_off_retaken(p.id);
+                }
+                w.sys = sys;
+                continue;
+            }
+            w.sys = sys;
             let switches = p.switches.load(Ordering::Relaxed);
             let g = p.curg.load(Ordering::Relaxed);
             if g == 0 || switches != w.switches {

@@ -10,9 +10,18 @@
 //! caller cannot resume, so cannot return and invalidate the borrow, until
 //! `f` has returned and the pool thread has handed the result over.
 //!
-//! Both modes use the pool. Go's own design for Go mode (run `f` inline and
-//! let sysmon hand the P to another M if it lasts over 20 µs) is cheaper for
-//! very short calls and is not built yet.
+//! That is pinned mode. Go mode does what Go does: `f` runs inline on the
+//! goroutine's own M, which first marks its P as retakeable
+//! (`scheduler::m::enter_syscall`); if `f` is still running a sysmon cycle
+//! later (20 µs), sysmon hands the P to another M. When `f` returns the M
+//! takes its P back, or any idle P, or queues the goroutine globally and
+//! sleeps. A short call thus costs two atomic operations instead of a trip
+//! through the pool. Pinned mode cannot do this: its goroutines must stay
+//! on their M, and an M must keep its P.
+//!
+//! While an inline `f` runs, its thread is a plain thread to the runtime:
+//! a goroutine it spawns goes to the global queue, and a channel operation
+//! that waits blocks the thread (as it would on the pool).
 //!
 //! From a plain thread, `f` simply runs on that thread.
 
@@ -42,6 +51,18 @@ where
     if !park::in_goroutine() {
         return f();
     }
+    // Counted before the goroutine looks blocked (deadlock.rs).
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    crate::trace::syscall_enter();
+    if let Some(entered) = crate::scheduler::m::enter_syscall() {
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        crate::scheduler::m::exit_syscall(entered); // ends with inline_done
+        crate::trace::syscall_exit();
+        return match r {
+            Ok(v) => v,
+            Err(payload) => panic::resume_unwind(payload),
+        };
+    }
     let mut result: Option<thread::Result<T>> = None;
     let slot = SendPtr(&mut result as *mut Option<thread::Result<T>>);
     let waiter = Waiter::current();
@@ -62,9 +83,7 @@ where
     // until the job's last action, `wake`. Erasing the lifetime is therefore
     // sound.
     let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
-    crate::trace::syscall_enter();
     park::park(WaitReason::Syscall, move || {
-        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         pool::submit(job);
         true
     });
@@ -79,7 +98,12 @@ where
 /// `syscall` jobs submitted and not finished.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// How many `syscall` calls are running on the pool right now.
+/// An inline syscall is over and its goroutine runnable again.
+pub(crate) fn inline_done() {
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// How many `syscall` calls are running (on the pool, or inline) right now.
 pub(crate) fn in_flight() -> usize {
     IN_FLIGHT.load(Ordering::SeqCst)
 }
