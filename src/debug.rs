@@ -6,6 +6,9 @@
 //! * `guard=madvise|mprotect`: how stack guard pages are made (default
 //!   `madvise`, falling back to `mprotect` where the kernel lacks
 //!   `MADV_GUARD_INSTALL`); `mprotect` forces the fallback, for testing it.
+//! * `maxmapcount=N`: the mprotect fallback budgets its stacks as if
+//!   `vm.max_map_count` were N, so tests can exhaust it without changing a
+//!   machine-wide sysctl.
 //! * `schedtrace=MS`: sysmon prints a `SCHED` line every MS milliseconds.
 //! * `scheddetail=1`: with schedtrace, a line per P as well.
 //! * `parkstacks=1`: capture a backtrace each time a goroutine parks, shown
@@ -16,6 +19,7 @@ use std::io;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Settings {
     pub(crate) guard_mprotect: bool,
+    pub(crate) max_map_count: Option<usize>,
     pub(crate) schedtrace: Option<std::time::Duration>,
     pub(crate) scheddetail: bool,
     pub(crate) parkstacks: bool,
@@ -46,6 +50,14 @@ impl Settings {
                         "GOROUTINES_DEBUG: guard={v} is not one of madvise, mprotect"
                     )))
                 }
+                ("maxmapcount", v) => match v.parse::<usize>() {
+                    Ok(n) => s.max_map_count = Some(n),
+                    Err(_) => {
+                        return Err(bad(format!(
+                            "GOROUTINES_DEBUG: maxmapcount={v} is not a number of mappings"
+                        )))
+                    }
+                },
                 ("schedtrace", v) => match v.parse::<u64>() {
                     Ok(ms) if ms > 0 => s.schedtrace = Some(std::time::Duration::from_millis(ms)),
                     _ => {
@@ -68,7 +80,7 @@ impl Settings {
                 }
                 (k, _) => {
                     return Err(bad(format!(
-                    "GOROUTINES_DEBUG: unknown key `{k}` (known: guard, schedtrace, scheddetail, parkstacks)"
+                    "GOROUTINES_DEBUG: unknown key `{k}` (known: guard, maxmapcount, schedtrace, scheddetail, parkstacks)"
                 )))
                 }
             }

@@ -7,11 +7,15 @@
 //! Every bad value is an `io::Error` of kind `InvalidInput` naming it.
 //!
 //! Teardown: dropping a `Runtime` stops its Ms at their next scheduling
-//! point and joins them. Goroutines that have not exited by then (parked, or
-//! still queued) are leaked: their destructors do not run and their stacks
-//! stay mapped, exactly as with `std::mem::forget`, because a wait queue
-//! elsewhere may still point at them. Joining one of them returns an error
-//! instead of blocking forever.
+//! point (every P's preempt flag is set, so a goroutine that keeps calling
+//! into the runtime without parking stops too) and joins them. If every
+//! goroutine exited, everything is freed and the stack arena unmapped.
+//! Goroutines that have not exited by then (parked, or still queued) are
+//! leaked: their destructors do not run and their stacks stay mapped,
+//! exactly as with `std::mem::forget`, because a wait queue elsewhere may
+//! still point into them; only the pages of unused stacks are released.
+//! Joining one of them returns an error instead of blocking forever.
+//! SAFETY.md (Teardown) gives the reasons.
 
 use crate::join::JoinHandle;
 use crate::scheduler::mode::Mode;
@@ -117,17 +121,25 @@ impl Builder {
         crate::panic_hook::install();
         crate::dump::install_sigquit();
         let shared = Shared::new(config);
+        if let Some(n) = debug.max_map_count {
+            shared.arena.pretend_max_map_count(n);
+        }
         crate::trace::start_from_env(std::sync::Arc::as_ptr(&shared) as usize)?;
         crate::scheduler::registry::add_runtime(std::sync::Arc::downgrade(&shared));
-        let sysmon = crate::scheduler::sysmon::start(shared.clone(), debug)?;
+        let sysmon = crate::scheduler::sysmon::start(shared.clone(), debug).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot start the runtime's sysmon thread: {e}; {THREAD_LIMIT_HINT}"),
+            )
+        })?;
         // Start one M now, so that a system that cannot give us a thread
         // says so here rather than hanging the first `run`.
         if !shared.start_p(None, false) || shared.idle.all_ms().is_empty() {
             shared.shut_down();
             let _ = sysmon.join();
-            return Err(io::Error::other(
-                "cannot start the runtime's first OS thread",
-            ));
+            return Err(io::Error::other(format!(
+                "cannot start the runtime's first OS thread; {THREAD_LIMIT_HINT}"
+            )));
         }
         Ok(Runtime {
             shared,
@@ -135,6 +147,10 @@ impl Builder {
         })
     }
 }
+
+/// What to check when the OS refuses the runtime a thread.
+const THREAD_LIMIT_HINT: &str = "the process may have reached its thread limit \
+     (ulimit -u, /proc/sys/kernel/threads-max, a cgroup's pids.max) or its address-space limit";
 
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
@@ -183,6 +199,15 @@ fn check_stack_size(bytes: usize) -> io::Result<usize> {
 ///
 /// Most programs use the default runtime through [`crate::run`] and
 /// [`crate::go`]; build one to choose its settings or to tear it down.
+///
+/// # Dropping
+///
+/// Dropping a runtime stops its threads at their goroutines' next
+/// scheduling point and joins them. If all its goroutines have exited, all
+/// its memory is given back. Goroutines still parked or queued are leaked,
+/// never unwound: their destructors do not run, their stacks stay mapped
+/// (something else may still point into them), and `join` on them returns
+/// an error. See SAFETY.md, "Teardown".
 pub struct Runtime {
     shared: Arc<Shared>,
     sysmon: Option<std::thread::JoinHandle<()>>,
@@ -265,7 +290,9 @@ impl Drop for Runtime {
         }
         if own_m || self.shared.num_goroutines() > 0 {
             // Goroutines left behind may still be readied, and may sit on
-            // stacks in the arena: keep everything they can reach.
+            // stacks in the arena: keep everything they can reach, but give
+            // back the pages of the stacks none of them uses.
+            self.shared.arena.release_unused();
             std::mem::forget(self.shared.clone());
         }
         crate::trace::runtime_dropped(std::sync::Arc::as_ptr(&self.shared) as usize);

@@ -16,6 +16,18 @@
 //! Everything here is behind one mutex: slots are carved or recycled only when
 //! a P's [`super::Cache`] is empty or overflowing, so the lock is off the hot
 //! path.
+//!
+//! Exhaustion is an `io::Error` that names the limit, never a bare ENOMEM:
+//! address space (`ulimit -v`) when a chunk cannot be reserved even at
+//! [`MIN_CHUNK_BYTES`], or `vm.max_map_count` in the mprotect fallback. The
+//! M turns it into the goroutine's panic payload (`scheduler/m.rs`,
+//! `start_goroutine`), so `join` returns it and the runtime carries on.
+//!
+//! Lifetime: the chunks are unmapped when the arena is dropped, which happens
+//! only with the runtime's shared state, after every goroutine has exited. A
+//! runtime dropped with goroutines left leaks its arena with them (their
+//! frames are still live; see `Runtime`'s drop), after releasing the pages
+//! of the stacks nobody uses ([`Arena::release_unused`]).
 
 use super::{page_size, Stack};
 use std::io;
@@ -26,6 +38,11 @@ const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// Address space reserved per chunk.
 const CHUNK_BYTES: usize = 1 << 30;
+
+/// Where the kernel refuses a whole chunk (an address-space limit, `ulimit
+/// -v`), the arena halves the request down to this (or to one slot, if
+/// larger) before it gives up.
+const MIN_CHUNK_BYTES: usize = 16 << 20;
 
 /// VMAs left for the rest of the process when the mprotect fallback counts
 /// against `vm.max_map_count`.
@@ -62,6 +79,13 @@ struct State {
     carved: usize,
     /// mprotect mode only: the most slots the map-count budget allows.
     mprotect_limit: usize,
+    /// `GOROUTINES_DEBUG=maxmapcount=N`: the `vm.max_map_count` the budget
+    /// is computed from, instead of the sysctl (for testing exhaustion
+    /// without changing a machine-wide setting).
+    map_count_override: Option<usize>,
+    /// Valgrind's ids of the slots registered as stacks (feature
+    /// `valgrind`; empty otherwise).
+    valgrind_ids: Vec<usize>,
 }
 
 impl Arena {
@@ -80,6 +104,8 @@ impl Arena {
                 warm: Vec::new(),
                 carved: 0,
                 mprotect_limit: 0,
+                map_count_override: None,
+                valgrind_ids: Vec::new(),
             }),
         }
     }
@@ -99,6 +125,28 @@ impl Arena {
             st.free.len() + st.warm.len(),
             st.chunks.iter().map(|c| c.1).sum(),
         )
+    }
+
+    /// Computes the mprotect fallback's budget as if `vm.max_map_count`
+    /// were `n` (`GOROUTINES_DEBUG=maxmapcount=N`).
+    pub(crate) fn pretend_max_map_count(&self, n: usize) {
+        let mut st = self.lock();
+        st.map_count_override = Some(n);
+        st.mprotect_limit = 0;
+    }
+
+    /// Releases every page of the stacks on the free and warm lists. Called
+    /// when the runtime is dropped with goroutines left, so that the arena
+    /// it leaks holds only the pages of their stacks.
+    pub(crate) fn release_unused(&self) {
+        let st = self.lock();
+        for s in st.warm.iter().chain(st.free.iter()) {
+            // SAFETY: a stack on these lists is owned by the arena and
+            // nobody runs on it; we hold the lock, so nobody takes it
+            // meanwhile. MADV_DONTNEED on anonymous private memory only
+            // makes the pages zero-filled on next touch.
+            unsafe { libc::madvise(s.base as *mut libc::c_void, s.size, libc::MADV_DONTNEED) };
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -125,8 +173,13 @@ impl Arena {
         self.install_guard(&mut st, slot)?;
         st.next_slot += 1;
         st.carved += 1;
+        let base = slot + page_size();
+        if cfg!(feature = "valgrind") {
+            let id = super::valgrind::register(base, base + self.stack_size);
+            st.valgrind_ids.push(id);
+        }
         Ok(Stack {
-            base: slot + page_size(),
+            base,
             size: self.stack_size,
         })
     }
@@ -157,38 +210,48 @@ impl Arena {
 
     fn map_chunk(&self, st: &mut State) -> io::Result<()> {
         let slot = self.slot_size();
-        let slots = (CHUNK_BYTES / slot).max(1);
-        let len = slots * slot;
-        // SAFETY: a fresh anonymous private mapping at an address of the
-        // kernel's choosing aliases nothing.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
+        let smallest = MIN_CHUNK_BYTES.max(slot);
+        let mut want = CHUNK_BYTES.max(slot);
+        loop {
+            let slots = want / slot;
+            let len = slots * slot;
+            // SAFETY: a fresh anonymous private mapping at an address of the
+            // kernel's choosing aliases nothing.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if p != libc::MAP_FAILED {
+                st.chunks.push((p as usize, len));
+                st.next_slot = 0;
+                st.slots_in_last = slots;
+                return Ok(());
+            }
             let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENOMEM) && want / 2 >= smallest {
+                want /= 2;
+                continue;
+            }
             return Err(io::Error::new(
                 err.kind(),
                 format!(
                     "cannot reserve {} MiB of address space for goroutine stacks \
-                     ({} stacks of {} KiB carved so far): {err}; lower Builder::stack_size \
-                     or raise the address-space limit (ulimit -v)",
+                     ({} stacks of {} KiB carved so far, {} MiB reserved): {err}; lower \
+                     Builder::stack_size, run fewer goroutines at once, or raise the \
+                     address-space limit (ulimit -v)",
                     len >> 20,
                     st.carved,
                     self.stack_size >> 10,
+                    st.chunks.iter().map(|c| c.1).sum::<usize>() >> 20,
                 ),
             ));
         }
-        st.chunks.push((p as usize, len));
-        st.next_slot = 0;
-        st.slots_in_last = slots;
-        Ok(())
     }
 
     fn install_guard(&self, st: &mut State, slot: usize) -> io::Result<()> {
@@ -203,19 +266,23 @@ impl Arena {
             // Kernels before 6.13 answer EINVAL: fall back for good.
             st.guard_mode = GuardMode::Mprotect;
         }
+        let map_count = match st.map_count_override {
+            Some(n) => n,
+            None => max_map_count()?,
+        };
         if st.mprotect_limit == 0 {
-            st.mprotect_limit = mprotect_budget()?;
+            st.mprotect_limit = mprotect_budget(map_count)?;
         }
         if st.carved >= st.mprotect_limit {
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!(
                     "cannot guard another goroutine stack: {} stacks already use two memory \
-                     mappings each and vm.max_map_count ({}) is nearly reached; this kernel lacks \
-                     MADV_GUARD_INSTALL (Linux 6.13+), so raise the limit with \
-                     `sysctl -w vm.max_map_count=<n>` or run fewer goroutines at once",
+                     mappings each and vm.max_map_count ({}) is nearly reached; guard pages are made \
+                     with mprotect here (MADV_GUARD_INSTALL needs Linux 6.13+), so raise the \
+                     limit with `sysctl -w vm.max_map_count=<n>` or run fewer goroutines at once",
                     st.carved,
-                    max_map_count().unwrap_or(0),
+                    map_count,
                 ),
             ));
         }
@@ -227,12 +294,29 @@ impl Arena {
                 format!(
                     "cannot install a stack guard page with mprotect after {} stacks: {err} \
                      (vm.max_map_count is {})",
-                    st.carved,
-                    max_map_count().unwrap_or(0)
+                    st.carved, map_count,
                 ),
             ));
         }
         Ok(())
+    }
+}
+
+impl Drop for Arena {
+    /// Unmaps every chunk. The arena lives in the runtime's shared state,
+    /// which is dropped only once no goroutine is left that could run on,
+    /// or be woken into, one of its stacks.
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        for id in st.valgrind_ids.drain(..) {
+            super::valgrind::deregister(id);
+        }
+        for &(addr, len) in &st.chunks {
+            // SAFETY: (addr, len) is a mapping this arena made; no stack in
+            // it is in use (see above), and no `Stack` outlives the arena
+            // (caches and lists are dropped with the same shared state).
+            unsafe { libc::munmap(addr as *mut libc::c_void, len) };
+        }
     }
 }
 
@@ -244,10 +328,10 @@ pub(crate) fn max_map_count() -> io::Result<usize> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("vm.max_map_count: {e}")))
 }
 
-/// How many mprotect-guarded stacks fit under `vm.max_map_count`, leaving the
-/// mappings the process already has plus a margin for the rest of it.
-fn mprotect_budget() -> io::Result<usize> {
-    let limit = max_map_count()?;
+/// How many mprotect-guarded stacks fit under `limit` (`vm.max_map_count`),
+/// leaving the mappings the process already has plus a margin for the rest
+/// of it.
+fn mprotect_budget(limit: usize) -> io::Result<usize> {
     let used = std::fs::read_to_string("/proc/self/maps")?.lines().count();
     Ok(limit.saturating_sub(used + MAP_COUNT_MARGIN) / 2)
 }

@@ -16,12 +16,17 @@
 //!   cost a madvise and new page faults for every stack reused in a
 //!   spawn-heavy program.
 //!
+//! * With the cargo feature `valgrind`, every slot is registered with
+//!   Valgrind as a stack when it is carved ([`valgrind`]), so that memcheck
+//!   sees a goroutine switch as a switch, not as a 256 KiB frame.
+//!
 //! Ownership: a [`Stack`] value is the only handle to its slot. The G that
 //! runs on it owns it from first run to exit; otherwise a cache or the free
 //! list does.
 
 pub(crate) mod arena;
 pub(crate) mod overflow;
+mod valgrind;
 
 use std::io;
 

@@ -5,8 +5,9 @@
 //!   started, up to [`MAX_THREADS`]; past that, jobs queue.
 //! * A thread idle for [`KEEP_ALIVE`] exits, so a burst of blocking calls
 //!   does not leave threads behind.
-//! * If the OS refuses a thread and none exists to take the job, the job
-//!   waits for one, and a warning says why (once).
+//! * If the OS refuses a thread, a warning says why (once); if no pool
+//!   thread exists to take the job, it runs on the submitting thread (an
+//!   M, which it blocks meanwhile) rather than wait for one forever.
 //!
 //! Protected by `State`'s mutex: the queue and the thread counts. Threads
 //! wait on the condvar.
@@ -69,6 +70,13 @@ pub(crate) fn submit(job: Job) {
                     "goroutines: cannot start a blocking-pool thread ({e}); {} threads serve syscall() jobs",
                     st.threads
                 );
+            }
+            if st.threads == 0 {
+                // Nobody would ever take the job: run it here, blocking
+                // this thread as a plain blocking call would.
+                let job = st.queue.pop_back().expect("pushed above");
+                drop(st);
+                job();
             }
         }
     }
