@@ -56,7 +56,7 @@ verdict() {
         failed=1
     elif [[ "$errors" != 0 ]]; then
         echo "valgrind: $name: $errors errors (status $status); log: $log"
-        cat "$log"
+        head -300 "$log"
         failed=1
     else
         echo "valgrind: $name: 0 errors (status $status)"
