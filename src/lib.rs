@@ -42,6 +42,7 @@
 pub mod arch;
 mod block_on;
 pub mod chan;
+pub mod context;
 mod debug;
 mod dump;
 mod go_local;

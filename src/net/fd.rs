@@ -10,6 +10,13 @@
 //! op lock) is not counted. A timed-out operation fails with the error std
 //! gives on Linux: `EAGAIN`, kind `WouldBlock`.
 //!
+//! With a [`Context`] (`io_context`), an operation also ends as soon as the
+//! context is done, with the context's error (`TimedOut` for a passed
+//! deadline, `Other` for a cancel): the context's cancellation expires the
+//! parked wait as a deadline would (`poll_desc.rs`). Nothing else changes,
+//! so the socket is as usable afterwards as after a timeout. Waiting for
+//! the op lock (another operation in the same direction) is not cut short.
+//!
 //! Close (drop): mark the PollDesc closing and wake its waiters with an
 //! error, take both op locks (so no operation is in flight), deregister
 //! from epoll, then close the descriptor, then free the PollDesc. In safe
@@ -18,6 +25,7 @@
 
 use super::poll_desc::{self, Dir, PollDesc, Wait};
 use super::poller::Poller;
+use crate::context::Context;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::AsRawFd;
@@ -82,6 +90,31 @@ impl<S: AsRawFd> PollFd<S> {
         &self,
         dir: Dir,
         timeout: Option<Duration>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io_inner(dir, timeout, None, op)
+    }
+
+    /// As [`io`](Self::io), ending early with `ctx`'s error once it is done
+    /// (without trying `op` if it already is). See the module docs.
+    pub(crate) fn io_context<R>(
+        &self,
+        dir: Dir,
+        ctx: &Context,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        if let Some(e) = ctx.err() {
+            return Err(e.into());
+        }
+        let timeout = self.timeout(dir);
+        self.io_inner(dir, timeout, Some(ctx), op)
+    }
+
+    fn io_inner<R>(
+        &self,
+        dir: Dir,
+        timeout: Option<Duration>,
+        ctx: Option<&Context>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
         // An operation that never has to wait would otherwise never yield:
@@ -105,9 +138,15 @@ impl<S: AsRawFd> PollFd<S> {
                 deadline =
                     timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
             }
-            match self.pd.wait(dir, deadline) {
+            match self.pd.wait_context(dir, deadline, ctx) {
                 Wait::Ready => {}
-                Wait::TimedOut => return Err(io::Error::from_raw_os_error(libc::EAGAIN)),
+                Wait::TimedOut => {
+                    // The context's error wins over the socket's timeout.
+                    return Err(match ctx.and_then(Context::err) {
+                        Some(e) => e.into(),
+                        None => io::Error::from_raw_os_error(libc::EAGAIN),
+                    });
+                }
                 Wait::Closed => return Err(poll_desc::closed_error()),
             }
         }
@@ -115,15 +154,20 @@ impl<S: AsRawFd> PollFd<S> {
 
     /// Waits until the socket is writable (a connect finished), without a
     /// syscall first: for `connect`, whose `EINPROGRESS` is the `EAGAIN`.
-    pub(crate) fn wait_writable(&self, timeout: Option<Duration>) -> io::Result<()> {
+    /// With `ctx`, also ends with its error once it is done.
+    pub(crate) fn wait_writable(
+        &self,
+        timeout: Option<Duration>,
+        ctx: Option<&Context>,
+    ) -> io::Result<()> {
         let _op = self.pd.write.op.lock();
         let deadline = timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
-        match self.pd.wait(Dir::Write, deadline) {
+        match self.pd.wait_context(Dir::Write, deadline, ctx) {
             Wait::Ready => Ok(()),
-            Wait::TimedOut => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connection timed out",
-            )),
+            Wait::TimedOut => Err(match ctx.and_then(Context::err) {
+                Some(e) => e.into(),
+                None => io::Error::new(io::ErrorKind::TimedOut, "connection timed out"),
+            }),
             Wait::Closed => Err(poll_desc::closed_error()),
         }
     }

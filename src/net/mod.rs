@@ -42,6 +42,8 @@
 //! * `fd.rs`: `PollFd`, a std socket plus its registration, timeouts and
 //!   the try-park-retry loop.
 //! * `tcp.rs`, `udp.rs`, `unix.rs`: the public types.
+//! * `with_context.rs`: operations that take a [`Context`](crate::context::Context)
+//!   and end when it is done.
 //!
 //! From a plain OS thread every call works too and blocks that thread.
 //!
@@ -59,10 +61,12 @@ mod socket;
 mod tcp;
 mod udp;
 mod unix;
+mod with_context;
 
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixIncoming, UnixListener, UnixStream};
+pub use with_context::WithContext;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};

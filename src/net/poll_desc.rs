@@ -21,6 +21,9 @@
 //!    will retry its syscall, which sees everything that caused the edge).
 //! 3. A deadline (a [`Timer`], or the timed park of a plain thread) sets
 //!    the node's `expired`, then `node -> EMPTY` and wakes with TIMED_OUT.
+//!    A [`Context`] being cancelled does exactly the same (a callback
+//!    registered with `on_cancel` for the length of the wait), so the
+//!    caller tells the two apart by asking the context.
 //! 4. Close sets `closing`, then `node -> EMPTY` and wakes with CLOSED.
 //!
 //! Exactly one party wakes a parked waiter: whoever wins the CAS that takes
@@ -46,6 +49,7 @@
 //! concurrent readers (or writers) of one socket, as Go's `fdMutex` does.
 
 use super::op_lock::OpLock;
+use crate::context::Context;
 use crate::scheduler::g::WaitReason;
 use crate::scheduler::park::{self, Waiter};
 use crate::time::timer::Timer;
@@ -329,25 +333,57 @@ impl PollDesc {
     /// Parks the caller until `dir` may be ready, `deadline` passes, or the
     /// desc is closed. The caller holds `dir`'s op lock and has just seen
     /// `EAGAIN`. From a goroutine this parks it (its M runs others); from a
-    /// plain thread it blocks the thread.
+    /// plain thread it blocks the thread. (The sockets all call
+    /// [`wait_context`](Self::wait_context); this is its short form.)
+    #[cfg(test)]
     pub(crate) fn wait(&'static self, dir: Dir, deadline: Option<Instant>) -> Wait {
+        self.wait_context(dir, deadline, None)
+    }
+
+    /// As [`wait`](Self::wait), and also ends with `TimedOut` once `ctx`
+    /// is done (at once if it already is).
+    pub(crate) fn wait_context(
+        &'static self,
+        dir: Dir,
+        deadline: Option<Instant>,
+        ctx: Option<&Context>,
+    ) -> Wait {
         if self.is_closing() {
             return Wait::Closed;
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| Instant::now() >= d) || ctx.is_some_and(|c| c.is_done()) {
             return Wait::TimedOut;
         }
         let waiter = Waiter::current();
         match waiter {
             Waiter::Thread(ref parker) => {
                 let parker = parker.clone();
-                self.wait_thread(dir, deadline, waiter, &parker)
+                self.wait_thread(dir, deadline, ctx, waiter, &parker)
             }
-            Waiter::Goroutine(_) => self.wait_goroutine(dir, deadline, waiter),
+            Waiter::Goroutine(_) => self.wait_goroutine(dir, deadline, ctx, waiter),
         }
     }
 
-    fn wait_goroutine(&'static self, dir: Dir, deadline: Option<Instant>, waiter: Waiter) -> Wait {
+    /// Registers `node`'s expiry with `ctx`, as a deadline timer would:
+    /// before the node is published, so a cancellation that comes first
+    /// sets `expired` and the publish step sees it. The guard unregisters.
+    fn expire_on_cancel(
+        &'static self,
+        dir: Dir,
+        node: &Arc<WaitNode>,
+        ctx: Option<&Context>,
+    ) -> Option<crate::context::OnCancel> {
+        let node = node.clone();
+        ctx?.on_cancel(move || self.half(dir).expire(&node))
+    }
+
+    fn wait_goroutine(
+        &'static self,
+        dir: Dir,
+        deadline: Option<Instant>,
+        ctx: Option<&Context>,
+        waiter: Waiter,
+    ) -> Wait {
         let node = new_node(waiter);
         // The timer starts before the park: if it fires before the node is
         // published, `expired` tells the publishing unlock to cancel.
@@ -355,6 +391,7 @@ impl PollDesc {
             let node = node.clone();
             Timer::start(d, Box::new(move || self.half(dir).expire(&node)))
         });
+        let on_cancel = self.expire_on_cancel(dir, &node, ctx);
         let for_unlock = node.clone();
         // The closure owns everything it touches (`self` is 'static): once
         // the node is published this goroutine may already be running
@@ -365,6 +402,7 @@ impl PollDesc {
         if let Some(t) = timer {
             t.stop();
         }
+        drop(on_cancel);
         outcome(&node)
     }
 
@@ -372,11 +410,14 @@ impl PollDesc {
         &'static self,
         dir: Dir,
         deadline: Option<Instant>,
+        ctx: Option<&Context>,
         waiter: Waiter,
         parker: &park::Parker,
     ) -> Wait {
         let node = new_node(waiter);
         let half = self.half(dir);
+        // Unregistered when this returns, on every path.
+        let _on_cancel = self.expire_on_cancel(dir, &node, ctx);
         if !half.publish(self, &node) {
             return outcome(&node);
         }

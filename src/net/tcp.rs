@@ -9,6 +9,7 @@
 use super::fd::PollFd;
 use super::poll_desc::Dir;
 use super::{each_addr, socket};
+use crate::context::Context;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -101,6 +102,17 @@ impl TcpListener {
         Ok((TcpStream::from_fd(fd)?, addr))
     }
 
+    /// As [`accept`](Self::accept), ending with `ctx`'s error (see
+    /// [`context`](crate::context)) as soon as `ctx` is done, even while
+    /// parked; at once if it is done already. The listener keeps working.
+    pub fn accept_context(&self, ctx: &Context) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, addr) = self
+            .inner
+            .io_context(Dir::Read, ctx, |l| socket::accept(l.as_raw_fd()))?;
+        let addr = addr.to_ip()?;
+        Ok((TcpStream::from_fd(fd)?, addr))
+    }
+
     /// An endless iterator of accepted connections (`accept` in a loop).
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
@@ -149,7 +161,17 @@ impl TcpStream {
     /// does. The connect itself parks, never blocks an M; name resolution
     /// does block (see the module docs of [`crate::net`]).
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        each_addr(addr, |a| TcpStream::connect_one(a, None))
+        each_addr(addr, |a| TcpStream::connect_one(a, None, None))
+    }
+
+    /// As [`connect`](Self::connect), giving up with `ctx`'s error (see
+    /// [`context`](crate::context)) as soon as `ctx` is done; without trying
+    /// if it is done already. Go's `Dialer.DialContext`.
+    pub fn connect_context<A: ToSocketAddrs>(ctx: &Context, addr: A) -> io::Result<TcpStream> {
+        if let Some(e) = ctx.err() {
+            return Err(e.into());
+        }
+        each_addr(addr, |a| TcpStream::connect_one(a, None, Some(ctx)))
     }
 
     /// Connects to `addr`, failing with `TimedOut` after `timeout`.
@@ -160,10 +182,18 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        TcpStream::connect_one(addr, Some(timeout))
+        TcpStream::connect_one(addr, Some(timeout), None)
     }
 
-    fn connect_one(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+    fn connect_one(
+        addr: &SocketAddr,
+        timeout: Option<Duration>,
+        ctx: Option<&Context>,
+    ) -> io::Result<TcpStream> {
+        // A context done while an earlier address was tried ends the search.
+        if let Some(e) = ctx.and_then(Context::err) {
+            return Err(e.into());
+        }
         let fd = socket::socket(socket::RawAddr::family(addr), libc::SOCK_STREAM)?;
         let raw = socket::RawAddr::from_ip(addr);
         let started = socket::connect(&fd, &raw);
@@ -182,7 +212,7 @@ impl TcpStream {
                     "connection timed out",
                 ));
             }
-            stream.inner.wait_writable(left)?;
+            stream.inner.wait_writable(left, ctx)?;
             if let Some(e) = stream.inner.get().take_error()? {
                 return Err(e);
             }
@@ -278,5 +308,6 @@ impl TcpStream {
 
 super::impl_stream_io!(TcpStream);
 super::impl_timeouts!(TcpStream, "read", "writes");
+super::with_context::impl_context_io!(TcpStream);
 
 super::impl_fd_traits!(TcpListener);

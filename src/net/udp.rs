@@ -7,6 +7,7 @@
 use super::fd::PollFd;
 use super::poll_desc::Dir;
 use super::{each_addr, socket};
+use crate::context::Context;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
@@ -83,6 +84,29 @@ impl UdpSocket {
 
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.io(Dir::Read, |s| s.recv(buf))
+    }
+
+    /// As [`recv_from`](Self::recv_from), ending with `ctx`'s error (see
+    /// [`context`](crate::context)) as soon as `ctx` is done, even while
+    /// parked; at once if it is done already.
+    pub fn recv_from_context(
+        &self,
+        ctx: &Context,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.inner.io_context(Dir::Read, ctx, |s| s.recv_from(buf))
+    }
+
+    /// As [`recv`](Self::recv), ending once `ctx` is done (see
+    /// [`recv_from_context`](Self::recv_from_context)).
+    pub fn recv_context(&self, ctx: &Context, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.io_context(Dir::Read, ctx, |s| s.recv(buf))
+    }
+
+    /// As [`send`](Self::send), ending once `ctx` is done (see
+    /// [`recv_from_context`](Self::recv_from_context)).
+    pub fn send_context(&self, ctx: &Context, buf: &[u8]) -> io::Result<usize> {
+        self.inner.io_context(Dir::Write, ctx, |s| s.send(buf))
     }
 
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {

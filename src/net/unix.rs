@@ -10,6 +10,8 @@
 use super::fd::PollFd;
 use super::poll_desc::Dir;
 use super::socket;
+use crate::chan::RecvTimeoutError;
+use crate::context::Context;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -66,6 +68,18 @@ impl UnixListener {
         Ok((stream, addr))
     }
 
+    /// As [`accept`](Self::accept), ending with `ctx`'s error (see
+    /// [`context`](crate::context)) as soon as `ctx` is done, even while
+    /// parked; at once if it is done already. The listener keeps working.
+    pub fn accept_context(&self, ctx: &Context) -> io::Result<(UnixStream, SocketAddr)> {
+        let (fd, _) = self
+            .inner
+            .io_context(Dir::Read, ctx, |l| socket::accept(l.as_raw_fd()))?;
+        let stream = UnixStream::from_fd(fd)?;
+        let addr = stream.inner.get().peer_addr()?;
+        Ok((stream, addr))
+    }
+
     /// An endless iterator of accepted connections.
     pub fn incoming(&self) -> UnixIncoming<'_> {
         UnixIncoming { listener: self }
@@ -104,19 +118,45 @@ impl<'a> Iterator for UnixIncoming<'a> {
 impl UnixStream {
     /// Connects to the listener at `path`.
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let addr = socket::RawAddr::from_path(path.as_ref())?;
+        UnixStream::connect_inner(path.as_ref(), None)
+    }
+
+    /// As [`connect`](Self::connect), giving up with `ctx`'s error (see
+    /// [`context`](crate::context)) as soon as `ctx` is done, including
+    /// during the back-off while the listener's backlog is full; without
+    /// trying if it is done already.
+    pub fn connect_context<P: AsRef<Path>>(ctx: &Context, path: P) -> io::Result<UnixStream> {
+        if let Some(e) = ctx.err() {
+            return Err(e.into());
+        }
+        UnixStream::connect_inner(path.as_ref(), Some(ctx))
+    }
+
+    fn connect_inner(path: &Path, ctx: Option<&Context>) -> io::Result<UnixStream> {
+        let addr = socket::RawAddr::from_path(path)?;
         let fd = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
         let mut backoff = Duration::from_millis(1);
         loop {
             match socket::connect(&fd, &addr) {
                 Ok(()) => return UnixStream::from_fd(fd),
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
-                    crate::time::sleep(backoff);
+                    match ctx {
+                        None => crate::time::sleep(backoff),
+                        // A sleep that ends early once `ctx` is done.
+                        Some(ctx) => {
+                            if let Err(RecvTimeoutError::Disconnected) =
+                                ctx.done().recv_timeout(backoff)
+                            {
+                                let e = ctx.err().unwrap_or(crate::context::Error::Canceled);
+                                return Err(e.into());
+                            }
+                        }
+                    }
                     backoff = (backoff * 2).min(Duration::from_millis(50));
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
                     let stream = UnixStream::from_fd(fd)?;
-                    stream.inner.wait_writable(None)?;
+                    stream.inner.wait_writable(None, ctx)?;
                     return match stream.take_error()? {
                         Some(e) => Err(e),
                         None => Ok(stream),
@@ -181,5 +221,6 @@ impl UnixStream {
 
 super::impl_stream_io!(UnixStream);
 super::impl_timeouts!(UnixStream, "read", "writes");
+super::with_context::impl_context_io!(UnixStream);
 
 super::impl_fd_traits!(UnixListener);
