@@ -55,6 +55,9 @@ fn main() {
     section("select! is fair: among ready arms it picks uniformly at random");
     goroutines::run(select_fairness);
 
+    section("context: a deadline cancels workers parked in select! and a parked read");
+    goroutines::run(cancellation);
+
     section("sync: a Mutex counter bumped by 1,000 goroutines, a WaitGroup to wait");
     goroutines::run(mutex_and_waitgroup);
 
@@ -288,6 +291,78 @@ fn select_fairness() {
     }
     assert_eq!(counts.iter().sum::<usize>(), SELECTS);
     println!("3 arms always ready, {SELECTS} selects: arms chosen {counts:?} times");
+}
+
+fn cancellation() {
+    use goroutines::context::{self, Error};
+
+    // One request with a 30 ms budget: 4 workers take jobs until its
+    // context is done, and the producer stops feeding them at the same
+    // moment, by selecting on the same done() channel.
+    let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(30));
+    let (jobs_tx, jobs) = chan::bounded::<u32>(0);
+    let t = Instant::now();
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (ctx, jobs) = (ctx.clone(), jobs.clone());
+            go(move || {
+                let mut done = 0u32;
+                loop {
+                    select! {
+                        recv(ctx.done()) -> _ => return (done, ctx.err()),
+                        recv(jobs) -> job => {
+                            job.unwrap();
+                            sleep(Duration::from_millis(1)); // the "work"
+                            done += 1;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut fed = 0;
+    loop {
+        select! {
+            recv(ctx.done()) -> _ => break,
+            send(jobs_tx, fed) -> sent => {
+                sent.unwrap();
+                fed += 1;
+            }
+        }
+    }
+    let mut total = 0;
+    for w in workers {
+        let (done, err) = w.join().unwrap();
+        assert_eq!(err, Some(Error::DeadlineExceeded));
+        total += done;
+    }
+    assert_eq!(total, fed, "every job handed over was finished");
+    println!(
+        "4 workers did {total} 1 ms jobs; with_timeout(30 ms) stopped them all after {:.1?}: \"{}\"",
+        t.elapsed(),
+        Error::DeadlineExceeded
+    );
+
+    // The same signal reaches the network: a read parked on the poller
+    // ends when another goroutine calls cancel(), and the socket still works.
+    let (a, b) = goroutines::net::UnixStream::pair().unwrap();
+    let (ctx, cancel) = context::with_cancel(&context::background());
+    let t = Instant::now();
+    go(move || {
+        sleep(Duration::from_millis(5));
+        cancel.cancel();
+    });
+    let mut buf = [0u8; 8];
+    let e = a.read_context(&ctx, &mut buf).unwrap_err();
+    assert_eq!(context::Error::from_io(&e), Some(Error::Canceled));
+    let waited = t.elapsed();
+    (&b).write_all(b"still ok").unwrap();
+    (&a).read_exact(&mut buf).unwrap();
+    println!(
+        "read_context() parked {waited:.1?} until cancel(): \"{e}\" (io kind {:?}); then read {:?}",
+        e.kind(),
+        std::str::from_utf8(&buf).unwrap()
+    );
 }
 
 fn mutex_and_waitgroup() {
