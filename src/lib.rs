@@ -45,6 +45,7 @@ pub mod chan;
 pub mod context;
 mod debug;
 mod dump;
+pub mod fs;
 mod go_local;
 mod join;
 pub mod local;

@@ -47,11 +47,13 @@
 //!
 //! From a plain OS thread every call works too and blocks that thread.
 //!
-//! Name resolution (`ToSocketAddrs` with a host name) calls the system
-//! resolver directly and blocks the calling M for its duration (addresses
-//! given as IPs never block). Wrapping it in `goroutines::syscall` needs the
-//! address type to be `Send`, which std's signatures do not promise; a
-//! resolving variant is left for later.
+//! Name resolution (`ToSocketAddrs` with a host name) is a blocking call
+//! into the system resolver (addresses given as IPs never block). In Go
+//! mode it runs as an inline syscall, so a slow lookup hands the P to
+//! another M as any `syscall` does. In pinned mode it blocks the calling M,
+//! because std's signatures do not promise an address type that may move to
+//! the blocking pool (`Send`); [`lookup_host`] resolves a host name through
+//! the pool in both modes, for callers that want that.
 
 mod fd;
 mod op_lock;
@@ -78,7 +80,8 @@ fn each_addr<A: ToSocketAddrs, T>(
     mut f: impl FnMut(&SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut last = None;
-    for a in addr.to_socket_addrs()? {
+    let addrs = crate::syscall::blocking_here(|| addr.to_socket_addrs())?;
+    for a in addrs {
         match f(&a) {
             Ok(t) => return Ok(t),
             Err(e) => last = Some(e),
@@ -90,6 +93,18 @@ fn each_addr<A: ToSocketAddrs, T>(
             "could not resolve to any addresses",
         )
     }))
+}
+
+/// Resolves `host` (`"example.com:80"`, `"[::1]:8080"`, or a name and
+/// port) to its socket addresses, as `ToSocketAddrs` does, through
+/// [`syscall`](crate::syscall): the goroutine waits, its M runs others.
+///
+/// ```
+/// let addrs = goroutines::run(|| goroutines::net::lookup_host("localhost:80"));
+/// assert!(addrs.unwrap().iter().all(|a| a.port() == 80));
+/// ```
+pub fn lookup_host(host: &str) -> io::Result<Vec<SocketAddr>> {
+    crate::syscall(|| host.to_socket_addrs().map(|it| it.collect()))
 }
 
 /// `Read`/`Write` for a stream type and its shared reference, plus

@@ -63,7 +63,7 @@ impl UdpSocket {
 
     /// Sends `buf` to the first address `addr` resolves to.
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let Some(addr) = addr.to_socket_addrs()?.next() else {
+        let Some(addr) = crate::syscall::blocking_here(|| addr.to_socket_addrs())?.next() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "no addresses to send data to",

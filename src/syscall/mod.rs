@@ -51,18 +51,10 @@ where
     if !park::in_goroutine() {
         return f();
     }
-    // Counted before the goroutine looks blocked (deadlock.rs).
-    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
-    crate::trace::syscall_enter();
-    if let Some(entered) = crate::scheduler::m::enter_syscall() {
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
-        crate::scheduler::m::exit_syscall(entered); // ends with inline_done
-        crate::trace::syscall_exit();
-        return match r {
-            Ok(v) => v,
-            Err(payload) => panic::resume_unwind(payload),
-        };
-    }
+    let f = match inline_or_back(f) {
+        Ok(v) => return v,
+        Err(f) => f,
+    };
     let mut result: Option<thread::Result<T>> = None;
     let slot = SendPtr(&mut result as *mut Option<thread::Result<T>>);
     let waiter = Waiter::current();
@@ -92,6 +84,45 @@ where
         Some(Ok(v)) => v,
         Some(Err(payload)) => panic::resume_unwind(payload),
         None => unreachable!("a syscall goroutine resumed without its result"),
+    }
+}
+
+/// Go mode: runs `f` inline as a syscall (the P may be handed to another M
+/// meanwhile; see the module docs). Elsewhere `f` comes back unrun, with the
+/// call already counted in flight and traced, for the pool. The caller is a
+/// goroutine.
+fn inline_or_back<F: FnOnce() -> T, T>(f: F) -> Result<T, F> {
+    // Counted before the goroutine looks blocked (deadlock.rs).
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    crate::trace::syscall_enter();
+    let Some(entered) = crate::scheduler::m::enter_syscall() else {
+        return Err(f);
+    };
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    crate::scheduler::m::exit_syscall(entered); // ends with inline_done
+    crate::trace::syscall_exit();
+    match r {
+        Ok(v) => Ok(v),
+        Err(payload) => panic::resume_unwind(payload),
+    }
+}
+
+/// A blocking call that cannot move to another thread (its closure is not
+/// `Send`): in Go mode it runs as an inline syscall, so the P goes to
+/// another M if the call lasts; elsewhere (pinned mode, a plain thread) it
+/// simply runs, blocking the caller's thread.
+pub(crate) fn blocking_here<T>(f: impl FnOnce() -> T) -> T {
+    if !park::in_goroutine() {
+        return f();
+    }
+    match inline_or_back(f) {
+        Ok(v) => v,
+        Err(f) => {
+            // Pinned mode: not a syscall after all.
+            IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+            crate::trace::syscall_exit();
+            f()
+        }
     }
 }
 
