@@ -231,7 +231,21 @@ fn an_address_space_limit_names_itself_and_shrinks_the_reservation() {
         run_child(NAME, &[]).assert_passed();
         return;
     }
+    // What the runtime maps once, outside the stack arena, must be mapped
+    // before the limit is measured, so that only the arena's first
+    // reservation meets it: this thread's goroutine memory (a 4 MiB chunk,
+    // warmed on a throwaway runtime) and the M's thread and signal stacks
+    // (mapped by the time the M has gone idle).
+    {
+        let warm = goroutines::Runtime::builder().max_procs(1).build().unwrap();
+        assert_eq!(warm.go(|| 1).join().unwrap(), 1);
+    }
     let rt = goroutines::Runtime::builder().max_procs(1).build().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while rt.stats().idle_procs != 1 {
+        assert!(std::time::Instant::now() < deadline, "the M never went idle");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let vm_now = status_kib("VmSize:") as u64 * 1024;
 
     // Room for less than the smallest chunk (as many 260 KiB slots as fit

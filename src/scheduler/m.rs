@@ -103,6 +103,10 @@ pub(crate) struct MLocal {
     rng: Cell<u64>,
     /// This thread's Linux id (for sysmon's look at its kernel state).
     tid: i32,
+    /// While a goroutine runs: its P's `preempt` flag, so that
+    /// [`preempt_point`] costs one thread-local read and two loads. Null
+    /// on g0 and during an inline syscall.
+    preempt: Cell<*const std::sync::atomic::AtomicBool>,
     /// The goroutine in an inline syscall (Go mode), while `curg` is null so
     /// that runtime calls from the syscall's closure act as from a plain
     /// thread. Only the overflow handler reads it.
@@ -290,6 +294,7 @@ pub(crate) fn enter_syscall() -> Option<InlineSyscall> {
         (*g).set_state(super::g::WAITING, WaitReason::Syscall);
         ml.syscall_g.set(g);
         ml.curg.set(ptr::null());
+        ml.preempt.set(ptr::null());
         let id = ml.p.replace(NO_P);
         // Only the holder changes an even word; from here on sysmon may CAS
         // it (Release: our use of the P happens before its next holder's).
@@ -332,6 +337,7 @@ pub(crate) fn exit_syscall(s: InlineSyscall) {
             // SAFETY: the goroutine (us) is alive while it runs.
             let g = unsafe { &*s.g };
             m.p().curg.store(g.id, Ordering::Relaxed);
+            m.preempt.set(&m.p().preempt);
             g.set_state(RUNNING, WaitReason::None);
             crate::syscall::inline_done();
         }
@@ -343,16 +349,24 @@ pub(crate) fn exit_syscall(s: InlineSyscall) {
 
 /// A preemption point: if sysmon found the running goroutine past its time
 /// slice, yield. Runtime calls that do not otherwise park call this.
+///
+/// Never inlined, and reads the thread-local itself: it runs on every
+/// channel operation and spawn, and nothing between the read and the use
+/// can switch threads (the yield comes last).
+#[inline(never)]
 pub(crate) fn preempt_point() {
-    let m = current_m();
-    // SAFETY: CURRENT is live when non-null; Ps live as long as Shared.
-    unsafe {
-        if m.is_null() || (*m).curg.get().is_null() || (*m).p.get() == NO_P {
-            return;
-        }
-        if (*m).p().preempt.load(Ordering::Relaxed) {
-            yield_current();
-        }
+    let m = CURRENT.with(|c| c.get());
+    if m.is_null() {
+        return;
+    }
+    // SAFETY: CURRENT is live when non-null; `preempt`, when set, points
+    // into a P of the M's runtime, which outlives the M.
+    let flagged = unsafe {
+        let flag = (*m).preempt.get();
+        !flag.is_null() && (*flag).load(Ordering::Relaxed)
+    };
+    if flagged {
+        yield_current();
     }
 }
 
@@ -422,6 +436,7 @@ fn m_main(shared: Arc<Shared>, me: Arc<MShared>, p: u32, spinning: bool) {
         // SAFETY: gettid has no preconditions.
         tid: unsafe { libc::syscall(libc::SYS_gettid) } as i32,
         syscall_g: Cell::new(ptr::null()),
+        preempt: Cell::new(ptr::null()),
     };
     CURRENT.with(|c| c.set(&m));
     m.took_p();
@@ -467,6 +482,7 @@ impl MLocal {
             let p = self.p();
             g.set_state(RUNNING, WaitReason::None);
             self.curg.set(g.as_ptr());
+            self.preempt.set(&p.preempt);
             p.bump(&p.switches);
             p.curg.store(g.id, Ordering::Relaxed);
             crate::trace::run(g.id, p.id, self.me.id);
@@ -475,6 +491,7 @@ impl MLocal {
             // we keep alive. g0_sp is ours to write.
             unsafe { arch::switch(self.g0_sp.as_ptr(), (*ctx).sp, 0) };
             self.curg.set(ptr::null());
+            self.preempt.set(ptr::null());
             let action = self.action.replace(Action::None);
             if let Action::SyscallNoP = action {
                 self.requeue_from_syscall(g);
