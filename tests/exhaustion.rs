@@ -243,7 +243,10 @@ fn an_address_space_limit_names_itself_and_shrinks_the_reservation() {
     let rt = goroutines::Runtime::builder().max_procs(1).build().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while rt.stats().idle_procs != 1 {
-        assert!(std::time::Instant::now() < deadline, "the M never went idle");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the M never went idle"
+        );
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let vm_now = status_kib("VmSize:") as u64 * 1024;
