@@ -41,10 +41,10 @@
 //! * A cancellable node registers itself with its nearest cancellable
 //!   ancestor (its *anchor*), under the anchor's lock, as a weak reference;
 //!   if the anchor is already cancelled it is born cancelled instead.
-//! * Cancel: under the node's lock set `err` and take its children,
-//!   callbacks, done sender and timer; then, with no lock held, stop the
-//!   timer, close the done channel, run the callbacks and cancel the
-//!   children (a work list, not recursion). Then leave the anchor. No lock
+//! * Cancel: leave the anchor; under the node's lock set `err` and take
+//!   its children, callbacks, done sender and timer; then, with no lock
+//!   held, stop the timer, close the done channel, run the callbacks and
+//!   cancel the children (a work list, not recursion). No lock
 //!   is ever held while another is taken, a channel is closed, a callback
 //!   runs or a node is dropped.
 //! * A node that is dropped (every [`Context`] clone and its [`CancelFunc`]
@@ -510,17 +510,21 @@ impl Node {
     fn done_receiver(&self) -> Receiver<()> {
         let c = self.cancel_state();
         let mut st = c.lock();
-        if c.err().is_some() {
-            // Done before anyone asked: a channel closed from the start
-            // (its sender drops here).
-            return chan::bounded(0).1;
+        if c.err().is_none() {
+            return st.done.get_or_insert_with(|| chan::bounded(0)).1.clone();
         }
-        st.done.get_or_insert_with(|| chan::bounded(0)).1.clone()
+        drop(st);
+        // Done before anyone asked: a channel closed from the start (its
+        // sender drops here).
+        chan::bounded(0).1
     }
 
-    /// Cancels this node and its subtree with `err`, then leaves the
-    /// anchor. Does nothing to a node that is done already.
+    /// Leaves the anchor, then cancels this node and its subtree with
+    /// `err`. Does nothing to a node that is done already. Leaving first
+    /// (Go leaves last) means whoever sees `done()` closed also sees the
+    /// parent without this child.
     fn cancel(self: &Arc<Node>, err: Error) {
+        self.leave_anchor();
         let mut work = vec![self.clone()];
         while let Some(node) = work.pop() {
             let c = node.cancel_state();
@@ -551,7 +555,6 @@ impl Node {
             // `node` (maybe the last reference to a child) drops here, with
             // no lock held: its Drop may lock its anchor.
         }
-        self.leave_anchor();
     }
 
     /// Removes this node from its anchor's children, once.
