@@ -106,7 +106,7 @@ pub(crate) struct MLocal {
     /// While a goroutine runs: its P's `preempt` flag, so that
     /// [`preempt_point`] costs one thread-local read and two loads. Null
     /// on g0 and during an inline syscall.
-    preempt: Cell<*const std::sync::atomic::AtomicBool>,
+    preempt: Cell<*const crate::loom::sync::atomic::AtomicBool>,
     /// The goroutine in an inline syscall (Go mode), while `curg` is null so
     /// that runtime calls from the syscall's closure act as from a plain
     /// thread. Only the overflow handler reads it.
