@@ -52,14 +52,11 @@ impl<T: Send + 'static> JoinHandle<T> {
             // SAFETY: a goroutine that has not exited keeps its runtime's
             // Shared alive.
             if unsafe { &*g.shared }.is_shut_down() {
-                return Err(Box::new(format!(
-                    "goroutine {} cannot be joined: its runtime was shut down first",
-                    g.id
-                )));
+                return Err(shut_down_first(g.id));
             }
-            let waiter = Waiter::current();
-            // SAFETY: we own the unique join handle and register once.
-            park::park(WaitReason::Join, || unsafe { g.set_joiner(waiter) });
+            if !join_from_outside(g) {
+                return Err(shut_down_first(g.id));
+            }
         } else {
             crate::scheduler::m::preempt_point();
         }
@@ -88,6 +85,64 @@ impl<T: Send + 'static> JoinHandle<T> {
 ///
 /// # Panics
 /// If polled again after it returned `Ready`.
+/// The error of a join that cannot complete because the goroutine's runtime
+/// was dropped first.
+fn shut_down_first(id: u64) -> Box<dyn std::any::Any + Send> {
+    Box::new(format!(
+        "goroutine {id} cannot be joined: its runtime was shut down first"
+    ))
+}
+
+/// Parks until `g` completes. False if its runtime shut down first.
+///
+/// A join from one of the runtime's own goroutines just parks: if the
+/// runtime stops, so does the joiner. A join from anywhere else (a plain
+/// thread, a goroutine of another runtime) is listed in the runtime's
+/// `foreign_joiners`, which shutdown ends (`G::abort_join_wait`); it
+/// registers under that list's lock and only if the runtime is not shut
+/// down, so no join slips between the shutdown flag and the list.
+fn join_from_outside(g: &GRef) -> bool {
+    let waiter = Waiter::current();
+    let own = crate::scheduler::m::current_shared().is_some_and(|s| std::ptr::eq(s, g.shared));
+    if own {
+        // SAFETY: we own the unique join handle and register once.
+        park::park(WaitReason::Join, || unsafe { g.set_joiner(waiter) });
+        return true;
+    }
+    // SAFETY: a goroutine that has not exited keeps its runtime's Shared
+    // alive; holding an Arc keeps it alive until we leave the list.
+    let Some(shared) = (unsafe { &*g.shared }).try_arc() else {
+        return g.is_finished();
+    };
+    park::park(WaitReason::Join, || {
+        let mut list = shared
+            .foreign_joiners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if shared.is_shut_down() {
+            return false;
+        }
+        // SAFETY: we own the unique join handle and register once.
+        let parked = unsafe { g.set_joiner(waiter) };
+        if parked {
+            list.push(g.clone());
+        }
+        parked
+    });
+    let mut list = shared
+        .foreign_joiners
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = list
+        .iter()
+        .position(|x| std::ptr::eq(x.as_ptr(), g.as_ptr()))
+    {
+        list.swap_remove(i);
+    }
+    drop(list);
+    g.is_finished()
+}
+
 impl<T: Send + 'static> Future for JoinHandle<T> {
     type Output = thread::Result<T>;
 
@@ -97,10 +152,7 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
             // SAFETY: a goroutine that has not exited keeps its runtime's
             // Shared alive.
             if unsafe { &*g.shared }.is_shut_down() {
-                return Poll::Ready(Err(Box::new(format!(
-                    "goroutine {} cannot be joined: its runtime was shut down first",
-                    g.id
-                ))));
+                return Poll::Ready(Err(shut_down_first(g.id)));
             }
             // SAFETY: we own the unique join handle (`&mut self`), so calls
             // do not overlap.

@@ -219,3 +219,82 @@ fn stats_count_goroutines_procs_and_stacks() {
     assert_eq!(after.goroutines, 0, "{after:?}");
     assert!(after.spawned >= 101, "{after:?}");
 }
+
+fn text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// A plain thread blocked in `join` on a goroutine that will never finish
+/// is released, with an error, when the goroutine's runtime is dropped,
+/// whether it blocked before the drop or arrives during it.
+#[test]
+fn a_thread_blocked_in_join_is_released_when_the_runtime_drops() {
+    for delay_ms in [0u64, 1, 20] {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        let (tx, rx) = goroutines::chan::bounded::<()>(0);
+        let stuck = rt.go(move || {
+            let _ = rx.recv();
+        });
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let joiner = std::thread::spawn(move || done_tx.send(stuck.join()).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        drop(rt);
+        let joined = done_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the join was not released by the runtime's drop");
+        let err = text(joined.unwrap_err());
+        assert!(err.contains("shut down first"), "{err}");
+        joiner.join().unwrap();
+        drop(tx);
+    }
+}
+
+/// The same for a goroutine of another runtime: it is readied with the error.
+#[test]
+fn a_goroutine_of_another_runtime_joining_is_released_when_the_runtime_drops() {
+    let a = Runtime::builder().max_procs(1).build().unwrap();
+    let b = Runtime::builder().max_procs(1).build().unwrap();
+    let (tx, rx) = goroutines::chan::bounded::<()>(0);
+    let stuck = a.go(move || {
+        let _ = rx.recv();
+    });
+    let (joined_tx, joined_rx) = goroutines::chan::bounded::<()>(1);
+    let joiner = b.go(move || {
+        joined_tx.send(()).unwrap();
+        stuck.join().map_err(text)
+    });
+    joined_rx.recv().unwrap();
+    drop(a);
+    let err = joiner.join().unwrap().unwrap_err();
+    assert!(err.contains("shut down first"), "{err}");
+    drop(tx);
+}
+
+/// A join that the goroutine's completion ends is not disturbed by the
+/// bookkeeping for foreign joiners: many plain threads join many goroutines.
+#[test]
+fn plain_threads_joining_goroutines_that_finish_get_their_results() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let handles: Vec<_> = (0..200u64)
+                .map(|i| {
+                    rt.go(move || {
+                        goroutines::time::sleep(std::time::Duration::from_micros(200));
+                        t * 1000 + i
+                    })
+                })
+                .collect();
+            std::thread::spawn(move || handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>())
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let expect: u64 = (0..8u64)
+        .map(|t| (0..200u64).map(|i| t * 1000 + i).sum::<u64>())
+        .sum();
+    assert_eq!(total, expect);
+}

@@ -490,6 +490,25 @@ impl G {
         true
     }
 
+    /// Runtime shutdown: ends a blocking join that would otherwise wait for
+    /// ever, by waking the registered joiner without completing. If the
+    /// goroutine completes first, `complete` wakes the joiner as usual;
+    /// either way the joiner is woken exactly once.
+    pub(crate) fn abort_join_wait(&self) {
+        // AcqRel: Acquire makes the joiner's waiter (written before it set
+        // JOIN_WAITING) visible; clearing the bit keeps complete() away
+        // from the slot.
+        let prev = self.join.fetch_and(!JOIN_WAITING, Ordering::AcqRel);
+        if prev & JOIN_WAITING != 0 && prev & COMPLETE == 0 {
+            // SAFETY: we cleared JOIN_WAITING before COMPLETE was set, so
+            // complete() will not touch `joiner`, and the joiner does not
+            // touch it while waiting.
+            if let Some(w) = unsafe { (*self.joiner.get()).take() } {
+                w.wake();
+            }
+        }
+    }
+
     /// Moves the result out: `Some` the first time after completion.
     ///
     /// # Safety

@@ -92,6 +92,11 @@ pub(crate) struct Shared {
     /// Set by sysmon while it sleeps longer than a syscall may block a P
     /// unnoticed; an inline syscall then wakes it (`wake_sysmon_for_syscall`).
     pub(crate) sysmon_deep: AtomicBool,
+    /// Goroutines of this runtime that a plain thread, or a goroutine of
+    /// another runtime, is blocked joining: shutdown ends those joins (see
+    /// `join.rs`). Joins from this runtime's own goroutines are not listed:
+    /// they stop with the runtime.
+    pub(crate) foreign_joiners: Mutex<Vec<GRef>>,
     /// Messages already printed by `report_once`.
     reported: Mutex<Vec<String>>,
     me: Weak<Shared>,
@@ -116,6 +121,7 @@ impl Shared {
             handoffs: AtomicU64::new(0),
             coarse_now: AtomicU64::new(0),
             reported: Mutex::new(Vec::new()),
+            foreign_joiners: Mutex::new(Vec::new()),
             me: me.clone(),
             config,
         })
@@ -259,6 +265,23 @@ impl Shared {
         for m in self.idle.all_ms() {
             m.kick();
         }
+        // Joins from outside that would wait for ever. The flag is set
+        // first, so a join that takes the lock after us sees it and does
+        // not register (join.rs).
+        let joiners = std::mem::take(
+            &mut *self
+                .foreign_joiners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for g in joiners {
+            g.abort_join_wait();
+        }
+    }
+
+    /// Owns a reference to this runtime's state, if it is still alive.
+    pub(crate) fn try_arc(&self) -> Option<Arc<Shared>> {
+        self.me.upgrade()
     }
 }
 
