@@ -79,7 +79,7 @@ fn main() {
     section("observability: stats() and dump(), as GODEBUG=schedtrace and SIGQUIT");
     observability();
 
-    section("beyond Go: scoped goroutines borrow; block_on and .await bridge to async");
+    section("beyond Go: scoped goroutines borrow; block_on and .await bridge to async; go_local");
     beyond_go();
 
     section("trace: every P's and M's timeline, as Perfetto JSON and an HTML page");
@@ -624,6 +624,23 @@ fn beyond_go() {
         let handle = goroutines::go(|| (1..=10u64).product::<u64>());
         let fact = goroutines::block_on(async { handle.await.unwrap() });
         println!("awaiting a JoinHandle from async code: 10! = {fact}");
+
+        // go_local: a goroutine for a closure that is not Send (an Rc); it
+        // stays on this goroutine's OS thread for life (pinned mode).
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let writers: Vec<_> = (0..3)
+            .map(|i| {
+                let log = log.clone();
+                goroutines::go_local(move || log.borrow_mut().push(i))
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        println!(
+            "go_local: 3 goroutines shared an Rc<RefCell<Vec>> on one thread: {} entries",
+            log.borrow().len()
+        );
     });
 }
 
