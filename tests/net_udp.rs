@@ -122,3 +122,39 @@ fn peek_leaves_the_datagram_queued() {
         assert_eq!(&buf[..n], b"peekaboo");
     });
 }
+
+/// `send_to_context`: a live context sends (and the datagram arrives), a
+/// cancelled one fails with the context's error before sending anything.
+#[test]
+fn send_to_context_sends_while_live_and_fails_once_cancelled() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let to = rx.local_addr().unwrap();
+                let (ctx, cancel) =
+                    goroutines::context::with_cancel(&goroutines::context::background());
+                assert_eq!(tx.send_to_context(&ctx, b"live", to).unwrap(), 4);
+                let mut buf = [0u8; 16];
+                let (n, from) = rx.recv_from(&mut buf).unwrap();
+                assert_eq!((&buf[..n], from), (&b"live"[..], tx.local_addr().unwrap()));
+                cancel.cancel();
+                let err = tx.send_to_context(&ctx, b"late", to).unwrap_err();
+                assert_eq!(
+                    goroutines::context::Error::from_io(&err),
+                    Some(goroutines::context::Error::Canceled),
+                    "{err}"
+                );
+                rx.set_read_timeout(Some(Duration::from_millis(50)))
+                    .unwrap();
+                let late = rx.recv_from(&mut buf);
+                assert_eq!(
+                    late.unwrap_err().kind(),
+                    ErrorKind::WouldBlock,
+                    "a datagram was sent"
+                );
+            })
+        });
+    }
+}

@@ -30,6 +30,13 @@ pub struct UdpSocket {
     inner: PollFd<std::net::UdpSocket>,
 }
 
+/// The first address `addr` resolves to (resolution as in `net/mod.rs`).
+fn first_addr<A: ToSocketAddrs>(addr: A) -> io::Result<SocketAddr> {
+    crate::syscall::blocking_here(|| addr.to_socket_addrs())?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to"))
+}
+
 impl UdpSocket {
     /// Binds to `addr`, trying each resolved address in turn.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
@@ -63,13 +70,22 @@ impl UdpSocket {
 
     /// Sends `buf` to the first address `addr` resolves to.
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let Some(addr) = crate::syscall::blocking_here(|| addr.to_socket_addrs())?.next() else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no addresses to send data to",
-            ));
-        };
+        let addr = first_addr(addr)?;
         self.inner.io(Dir::Write, |s| s.send_to(buf, addr))
+    }
+
+    /// As [`send_to`](Self::send_to), ending once `ctx` is done (see
+    /// [`recv_from_context`](Self::recv_from_context)). The address is
+    /// resolved first; resolution itself does not watch `ctx`.
+    pub fn send_to_context<A: ToSocketAddrs>(
+        &self,
+        ctx: &Context,
+        buf: &[u8],
+        addr: A,
+    ) -> io::Result<usize> {
+        let addr = first_addr(addr)?;
+        self.inner
+            .io_context(Dir::Write, ctx, |s| s.send_to(buf, addr))
     }
 
     /// Sets the default peer for `send`/`recv` and filters received
