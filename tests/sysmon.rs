@@ -151,3 +151,40 @@ fn a_malformed_schedtrace_is_named_in_the_error() {
     );
     assert!(out.status.success(), "{}", common::stderr(&out));
 }
+
+/// A goroutine spawned just before its spawner stops calling into the
+/// runtime sits in that P's `runnext`, where no other P can take it. Sysmon
+/// moves it once it sees the P stuck, so it runs on the other P, in both
+/// modes.
+fn spawned_goroutine_escapes_a_stuck_spawner(rt: Runtime) {
+    let ran_after = rt.run(|| {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let spawned = goroutines::go(move || r.store(true, Ordering::SeqCst));
+        let start = Instant::now();
+        while !ran.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(20) {
+            std::hint::spin_loop();
+        }
+        let ran_after = ran.load(Ordering::SeqCst).then(|| start.elapsed());
+        spawned.join().unwrap();
+        ran_after
+    });
+    assert!(
+        ran_after.is_some(),
+        "the spawned goroutine never ran while its spawner spun"
+    );
+}
+
+#[test]
+fn a_goroutine_in_a_stuck_ps_runnext_runs_elsewhere_in_pinned_mode() {
+    spawned_goroutine_escapes_a_stuck_spawner(Runtime::builder().max_procs(2).build().unwrap());
+}
+
+#[test]
+fn a_goroutine_in_a_stuck_ps_runnext_runs_elsewhere_in_go_mode() {
+    // SAFETY: the test's goroutines hold nothing thread-affine.
+    let rt = unsafe { Runtime::builder().max_procs(2).migrate_goroutines() }
+        .build()
+        .unwrap();
+    spawned_goroutine_escapes_a_stuck_spawner(rt);
+}

@@ -4,7 +4,8 @@
 //! A P's queues, from first looked at to last:
 //! * `runnext`: the goroutine the running one just readied; it runs next on
 //!   this P, inheriting the time slice (what makes channel ping-pong cheap).
-//!   Never stolen.
+//!   Other Ps never steal it; only sysmon takes it, from a P stuck running
+//!   one goroutine (an atomic slot, as in Go).
 //! * `pinned`: runnable goroutines whose home is this P (pinned mode). Never
 //!   stolen.
 //! * `inbox`: goroutines homed here but readied by another thread; drained
@@ -15,9 +16,9 @@
 //! through the idle lists, whose mutex orders the hand-over); everything else
 //! is shared and synchronised on its own.
 
-use super::g::{GRef, NO_HOME};
+use super::g::{GRef, G, NO_HOME};
 use super::queue::{Overflow, Queue};
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
 use crate::stack;
 use std::cell::UnsafeCell;
@@ -26,6 +27,11 @@ use std::sync::atomic::AtomicI32;
 
 pub(crate) struct P {
     pub(crate) id: u32,
+    /// The goroutine to run next (`GRef::into_raw`, or null). Only the
+    /// holder puts one in; the holder takes it by swap, sysmon by CAS
+    /// (`steal_runnext`), so exactly one of them owns what was there. As in
+    /// Go, whose `runnext` is a CAS-updated slot for the same reason.
+    runnext: AtomicPtr<G>,
     pub(crate) runq: Queue,
     /// Protected by itself; `inbox_len` mirrors its length (SeqCst, see
     /// `idle.rs` for the pairing with `idle`).
@@ -69,7 +75,6 @@ unsafe impl Sync for P {}
 
 /// State only the P's holder touches.
 pub(crate) struct Local {
-    pub(crate) runnext: Option<GRef>,
     pub(crate) pinned: VecDeque<GRef>,
     pub(crate) stacks: stack::Cache,
     pub(crate) schedtick: u32,
@@ -86,6 +91,7 @@ impl P {
     pub(crate) fn new(id: u32) -> P {
         P {
             id,
+            runnext: AtomicPtr::new(std::ptr::null_mut()),
             runq: Queue::new(),
             inbox: Mutex::new(Vec::new()),
             inbox_len: AtomicUsize::new(0),
@@ -103,7 +109,6 @@ impl P {
             timers: crate::time::heap::Timers::new(),
             registry: super::registry::Registry::new(),
             local: UnsafeCell::new(Local {
-                runnext: None,
                 pinned: VecDeque::new(),
                 stacks: stack::Cache::default(),
                 schedtick: 0,
@@ -145,11 +150,14 @@ impl P {
     /// The caller's M must hold this P.
     unsafe fn put_inner(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
         let g = if next {
-            // SAFETY: we hold the P; the borrow ends here.
-            match unsafe { self.local() }.runnext.replace(g) {
-                Some(old) => old,
-                None => return (None, false),
+            // AcqRel: Release publishes the new goroutine to a stealer's
+            // CAS; Acquire takes over the old one.
+            let old = self.runnext.swap(g.into_raw() as *mut G, Ordering::AcqRel);
+            if old.is_null() {
+                return (None, false);
             }
+            // SAFETY: the slot held this reference; the swap moved it to us.
+            unsafe { GRef::from_raw(old) }
         } else {
             g
         };
@@ -163,6 +171,32 @@ impl P {
         }
     }
 
+    /// The holder takes `runnext`.
+    fn take_runnext(&self) -> Option<GRef> {
+        // Acquire: the goroutine's state, published by whoever put it.
+        let g = self.runnext.swap(std::ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: a non-null slot held a reference from `into_raw`, which
+        // the swap moved to us.
+        (!g.is_null()).then(|| unsafe { GRef::from_raw(g) })
+    }
+
+    /// Anyone but the holder takes `runnext` (sysmon, for a P stuck
+    /// running one goroutine). Never dereferences what it read before the
+    /// CAS succeeds, so a slot emptied and refilled meanwhile is harmless:
+    /// it takes whatever is there.
+    pub(crate) fn steal_runnext(&self) -> Option<GRef> {
+        let g = self.runnext.load(Ordering::Relaxed);
+        if g.is_null() {
+            return None;
+        }
+        // AcqRel: Acquire pairs with the holder's Release in put.
+        self.runnext
+            .compare_exchange(g, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+            .ok()
+            // SAFETY: as in take_runnext.
+            .map(|g| unsafe { GRef::from_raw(g) })
+    }
+
     /// Takes the next goroutine to run from this P's own queues.
     ///
     /// # Safety
@@ -170,7 +204,7 @@ impl P {
     unsafe fn pop_inner(&self) -> Option<GRef> {
         // SAFETY: we hold the P; each borrow below is the only one live.
         let local = unsafe { self.local() };
-        if let Some(g) = local.runnext.take() {
+        if let Some(g) = self.take_runnext() {
             return Some(g);
         }
         if self.inbox_len.load(Ordering::SeqCst) != 0 {
@@ -202,7 +236,7 @@ impl P {
     pub(crate) unsafe fn has_local_work(&self) -> bool {
         // SAFETY: per the caller's contract.
         let local = unsafe { self.local() };
-        local.runnext.is_some()
+        !self.runnext.load(Ordering::Relaxed).is_null()
             || !local.pinned.is_empty()
             || !self.runq.is_empty()
             || self.has_inbox()
@@ -239,7 +273,7 @@ impl P {
     pub(crate) unsafe fn publish_local_len(&self) {
         // SAFETY: per the caller's contract.
         let local = unsafe { self.local() };
-        let n = local.runnext.is_some() as usize + local.pinned.len();
+        let n = !self.runnext.load(Ordering::Relaxed).is_null() as usize + local.pinned.len();
         self.local_len.store(n, Ordering::Relaxed);
     }
 
@@ -267,9 +301,9 @@ impl Drop for P {
     fn drop(&mut self) {
         // Goroutines still queued at teardown are leaked (see Runtime's drop).
         let local = self.local.get_mut();
-        if let Some(g) = local.runnext.take() {
-            std::mem::forget(g);
-        }
+        // The slot's reference is leaked with it (not turned back into a
+        // GRef), like the queues'.
+        self.runnext.store(std::ptr::null_mut(), Ordering::Relaxed);
         for g in local.pinned.drain(..) {
             std::mem::forget(g);
         }

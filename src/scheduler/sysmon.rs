@@ -11,7 +11,8 @@
 //!    whether its thread is on a CPU (a hog) or asleep in the kernel (an
 //!    unannotated blocking call), read from `/proc/self/task/TID/stat` and
 //!    `schedstat`, and the fix. The P's unstarted goroutines are offered to
-//!    idle Ps (`wakep`), so they run elsewhere.
+//!    idle Ps (`wakep`), so they run elsewhere, including the one in its
+//!    `runnext` slot, which sysmon moves to the global queue.
 //! 3. Every [`SCAVENGE_EVERY`] it releases the cold pages of stacks that
 //!    have lingered on the arena's warm list (beyond [`WARM_STACKS`]).
 //! 4. With `GOROUTINES_DEBUG=schedtrace=MS`, it prints a `SCHED` line every
@@ -150,7 +151,19 @@ fn run(shared: &Shared, settings: &Settings) {
             w.reported = true;
             acted = true;
             report_stall(shared, p, g, ran, state);
-            if !p.runq.is_empty() {
+            // The stuck P's `runnext` (typically a goroutine its hog spawned
+            // just before it stopped calling into the runtime) would wait
+            // behind it: move it where another P can run it, or, if it is
+            // homed on this P (pinned mode, started), into the P's inbox,
+            // where it stays this P's.
+            if let Some(next) = p.steal_runnext() {
+                if next.home.load(Ordering::Relaxed) == super::g::NO_HOME {
+                    shared.global.push(next);
+                } else {
+                    p.push_remote(next);
+                }
+            }
+            if !p.runq.is_empty() || !shared.global.is_empty() {
                 shared.wakep();
             }
         }
