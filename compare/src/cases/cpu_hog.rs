@@ -10,7 +10,8 @@
 //! Reports the worst lateness in ms, or `starved` if the sleeper never woke
 //! while the hog was spinning. Only preemption, or moving the sleeper off
 //! the hog's thread, lets it wake. Go counterpart: `compare/go/cpu_hog.go`
-//! (Go 1.14+ preempts with signals; this runtime's Go mode retakes the P).
+//! (Go 1.14+ preempts with signals; this runtime has no such preemption, so
+//! both of its modes report `starved` here).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
