@@ -51,7 +51,8 @@ pub struct Stats {
     pub handoffs: u64,
     /// Waiters woken by the network poller so far (whole process).
     pub netpoll_woken: u64,
-    /// `syscall` calls running on the blocking pool now (whole process).
+    /// `syscall` calls running now, on the blocking pool or inline in Go
+    /// mode (whole process).
     pub in_syscall: usize,
     /// Parked goroutines by wait reason (Go's names), for those that have
     /// parked at least once (see `dump`).

@@ -43,7 +43,8 @@ pub(crate) enum Kind {
     Ready,
     /// This P stole `arg` goroutines from P `g` (the victim).
     Steal,
-    /// `g` entered `syscall` (the call runs on the blocking pool).
+    /// `g` entered `syscall` (the call runs on the blocking pool, or inline
+    /// in Go mode).
     SyscallEnter,
     /// `g` is back from `syscall`.
     SyscallExit,
