@@ -57,11 +57,13 @@ fn block_on_parks_until_a_sleeping_std_thread_sends_on_a_oneshot() {
 #[test]
 fn block_on_blocks_a_plain_thread_until_another_thread_sends() {
     let (tx, rx) = oneshot::channel::<&str>();
+    // Taken before the sender starts, so its 30 ms sleep lies inside the
+    // measured wait whenever the thread gets to run.
+    let t0 = Instant::now();
     let sender = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(30));
         tx.send("from a std thread").unwrap();
     });
-    let t0 = Instant::now();
     assert_eq!(goroutines::block_on(rx), Ok("from a std thread"));
     assert!(t0.elapsed() >= Duration::from_millis(30));
     sender.join().unwrap();
