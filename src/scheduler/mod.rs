@@ -181,11 +181,7 @@ impl Shared {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let id = m::next_goid(self);
-        crate::trace::spawn(id);
-        let (g, join) = g::new_task(f, id, self, site);
-        self.queue_new(g);
-        join
+        self.spawn_homed(f, site, NO_HOME)
     }
 
     /// Queues a new goroutine running `f` on the caller's P for life: in
@@ -201,14 +197,25 @@ impl Shared {
             return None;
         }
         let here = m::with_p(self, |p| p.id)?;
+        Some(self.spawn_homed(f, site, here))
+    }
+
+    /// Allocates a goroutine with `home` (or none) and queues it.
+    fn spawn_homed<F, T>(&self, f: F, site: &'static Location<'static>, home: u32) -> GRef
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let id = m::next_goid(self);
         crate::trace::spawn(id);
         let (g, join) = g::new_task(f, id, self, site);
-        // Homed before it is queued: `put` keeps it out of the stealable
-        // ring, and `start_goroutine` keeps a home it already has.
-        g.home.store(here, Ordering::Relaxed);
+        if home != NO_HOME {
+            // Homed before it is queued: `put` keeps it out of the stealable
+            // ring, and `start_goroutine` keeps a home it already has.
+            g.home.store(home, Ordering::Relaxed);
+        }
         self.queue_new(g);
-        Some(join)
+        join
     }
 
     /// Puts a just-spawned goroutine where it runs first: the spawner's
