@@ -3,26 +3,18 @@
 //! returned), in both scheduling modes and on plain threads; and async code
 //! awaiting a `JoinHandle`.
 
+mod common;
+
+use common::runtimes;
+
 use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt};
-use goroutines::Runtime;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
-
-fn runtimes() -> Vec<Runtime> {
-    vec![
-        Runtime::builder().max_procs(2).build().unwrap(),
-        // SAFETY: these tests hold nothing thread-affine across parks.
-        unsafe { Runtime::builder().migrate_goroutines() }
-            .max_procs(2)
-            .build()
-            .unwrap(),
-    ]
-}
 
 /// Waits (politely) until `h`'s goroutine is parked in `block_on`.
 fn wait_until_parked_in_block_on<T: Send + 'static>(h: &goroutines::JoinHandle<T>) {

@@ -1,22 +1,14 @@
 //! Each channel flavour on its own: buffering, hand-off, close, disconnect,
 //! try_* and timeouts, from goroutines and from plain threads.
 
+mod common;
+
+use common::runtimes;
+
 use goroutines::chan::{
     self, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
 };
-use goroutines::Runtime;
 use std::time::{Duration, Instant};
-
-fn runtimes() -> Vec<Runtime> {
-    vec![
-        Runtime::builder().max_procs(2).build().unwrap(),
-        // SAFETY: these tests hold nothing thread-affine across parks.
-        unsafe { Runtime::builder().migrate_goroutines() }
-            .max_procs(2)
-            .build()
-            .unwrap(),
-    ]
-}
 
 #[test]
 fn rendezvous_send_waits_for_a_receiver() {

@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::payload_text;
 use goroutines::chan;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -91,17 +92,6 @@ fn run_child(name: &str, envs: &[(&str, &str)]) -> Child {
 /// Says the child reached the end of its case.
 fn child_done() {
     println!("CHILD DONE");
-}
-
-/// A join error's payload as text.
-fn payload_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => match p.downcast::<&'static str>() {
-            Ok(s) => s.to_string(),
-            Err(_) => "<not a string>".to_string(),
-        },
-    }
 }
 
 /// A field of /proc/self/status, in KiB.

@@ -122,27 +122,16 @@ fn an_unjoined_go_local_result_is_dropped_on_its_thread() {
 #[test]
 fn go_local_from_a_plain_thread_panics_with_the_reason() {
     let err = std::panic::catch_unwind(|| go_local(|| 1)).unwrap_err();
-    let msg = panic_text(&*err);
+    let msg = common::payload_text(err);
     assert!(msg.contains("must be called from a goroutine"), "{msg}");
 }
 
 #[test]
 fn go_local_in_go_mode_panics_with_the_reason() {
-    // SAFETY: the test's goroutines hold nothing thread-affine.
-    let rt = unsafe { Runtime::builder().max_procs(2).migrate_goroutines() }
-        .build()
-        .unwrap();
+    let rt = common::go_mode(2);
     let msg = rt.run(|| {
         let err = std::panic::catch_unwind(|| go_local(|| 1)).unwrap_err();
-        panic_text(&*err)
+        common::payload_text(err)
     });
     assert!(msg.contains("pinned mode"), "{msg}");
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .expect("a text panic")
 }

@@ -2,21 +2,13 @@
 //! before `scope` returns (also when the closure panics), panics, nesting,
 //! plain threads, both scheduling modes.
 
-use goroutines::Runtime;
+mod common;
+
+use common::runtimes;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-fn runtimes() -> Vec<Runtime> {
-    vec![
-        Runtime::builder().max_procs(2).build().unwrap(),
-        // SAFETY: these tests hold nothing thread-affine across parks.
-        unsafe { Runtime::builder().migrate_goroutines() }
-            .max_procs(2)
-            .build()
-            .unwrap(),
-    ]
-}
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

@@ -220,14 +220,6 @@ fn stats_count_goroutines_procs_and_stacks() {
     assert!(after.spawned >= 101, "{after:?}");
 }
 
-fn text(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
 /// A plain thread blocked in `join` on a goroutine that will never finish
 /// is released, with an error, when the goroutine's runtime is dropped,
 /// whether it blocked before the drop or arrives during it.
@@ -246,7 +238,7 @@ fn a_thread_blocked_in_join_is_released_when_the_runtime_drops() {
         let joined = done_rx
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("the join was not released by the runtime's drop");
-        let err = text(joined.unwrap_err());
+        let err = common::payload_text(joined.unwrap_err());
         assert!(err.contains("shut down first"), "{err}");
         joiner.join().unwrap();
         drop(tx);
@@ -265,7 +257,7 @@ fn a_goroutine_of_another_runtime_joining_is_released_when_the_runtime_drops() {
     let (joined_tx, joined_rx) = goroutines::chan::bounded::<()>(1);
     let joiner = b.go(move || {
         joined_tx.send(()).unwrap();
-        stuck.join().map_err(text)
+        stuck.join().map_err(common::payload_text)
     });
     joined_rx.recv().unwrap();
     drop(a);

@@ -1,5 +1,8 @@
 //! `syscall(f)`: a blocking call parks its goroutine, not its OS thread.
 
+mod common;
+
+use common::go_mode;
 use goroutines::Runtime;
 use std::time::{Duration, Instant};
 
@@ -112,14 +115,6 @@ fn many_concurrent_syscalls_all_complete() {
 fn syscall_on_a_plain_thread_runs_inline() {
     let tid = goroutines::syscall(|| std::thread::current().id());
     assert_eq!(tid, std::thread::current().id());
-}
-
-fn go_mode(procs: usize) -> Runtime {
-    // SAFETY: these tests hold nothing thread-affine across parks.
-    unsafe { Runtime::builder().migrate_goroutines() }
-        .max_procs(procs)
-        .build()
-        .unwrap()
 }
 
 fn gettid() -> i64 {

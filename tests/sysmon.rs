@@ -182,9 +182,5 @@ fn a_goroutine_in_a_stuck_ps_runnext_runs_elsewhere_in_pinned_mode() {
 
 #[test]
 fn a_goroutine_in_a_stuck_ps_runnext_runs_elsewhere_in_go_mode() {
-    // SAFETY: the test's goroutines hold nothing thread-affine.
-    let rt = unsafe { Runtime::builder().max_procs(2).migrate_goroutines() }
-        .build()
-        .unwrap();
-    spawned_goroutine_escapes_a_stuck_spawner(rt);
+    spawned_goroutine_escapes_a_stuck_spawner(common::go_mode(2));
 }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use goroutines::Runtime;
 use std::process::{Command, Output};
 
 /// Set in the child so the test knows which side it is on.
@@ -35,4 +36,29 @@ pub fn stderr(out: &Output) -> String {
 pub fn gettid() -> i64 {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::syscall(libc::SYS_gettid) }
+}
+
+/// A runtime in Go mode with `procs` Ps.
+pub fn go_mode(procs: usize) -> Runtime {
+    // SAFETY: the tests using it hold nothing thread-affine across parks.
+    unsafe { Runtime::builder().migrate_goroutines() }
+        .max_procs(procs)
+        .build()
+        .unwrap()
+}
+
+/// A pinned runtime and a Go-mode runtime, 2 Ps each.
+pub fn runtimes() -> Vec<Runtime> {
+    vec![Runtime::builder().max_procs(2).build().unwrap(), go_mode(2)]
+}
+
+/// A panic or join error's payload as text.
+pub fn payload_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => match p.downcast::<&'static str>() {
+            Ok(s) => s.to_string(),
+            Err(_) => "<not a string>".to_string(),
+        },
+    }
 }
