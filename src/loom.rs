@@ -17,6 +17,16 @@ pub(crate) mod sync {
     }
 }
 
+#[cfg(not(loom))]
+pub(crate) mod hint {
+    pub(crate) use std::hint::spin_loop;
+}
+
+#[cfg(loom)]
+pub(crate) mod hint {
+    pub(crate) use loom::hint::spin_loop;
+}
+
 #[cfg(loom)]
 pub(crate) mod sync {
     #[allow(unused_imports)]

@@ -41,8 +41,13 @@ pub struct Stats {
     pub context_switches: u64,
     /// Successful steals of another P's goroutines.
     pub steals: u64,
-    /// Go mode: Ps sysmon took from Ms blocked in an inline `syscall`.
+    /// Go mode: Ps sysmon took from their Ms: from an M blocked in an
+    /// inline `syscall`, or from one running a goroutine that kept waiting
+    /// work (an overdue timer, runnable goroutines) from its P.
     pub retakes: u64,
+    /// Go mode: Ms running a goroutine whose P sysmon took; each gives its
+    /// M up at the goroutine's next runtime call.
+    pub running_without_p: usize,
     /// Timers pending (stopped ones not yet swept included).
     pub timers: usize,
     /// Timers fired so far.
@@ -100,6 +105,7 @@ impl Stats {
             context_switches: ps.iter().map(|p| p.switches.load(Ordering::Relaxed)).sum(),
             steals: ps.iter().map(|p| p.steals.load(Ordering::Relaxed)).sum(),
             retakes: ps.iter().map(|p| p.retakes.load(Ordering::Relaxed)).sum(),
+            running_without_p: shared.running_without_p.load(Ordering::Relaxed),
             timers: ps.iter().map(|p| p.timers.len()).sum(),
             timer_fires: shared.timer_fires.load(Ordering::Relaxed),
             handoffs: shared.handoffs.load(Ordering::Relaxed),

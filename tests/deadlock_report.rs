@@ -7,7 +7,9 @@
 use goroutines::chan;
 use goroutines::Runtime;
 use std::process::Command;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn deadlock() {
     let rt = Runtime::builder().max_procs(2).build().unwrap();
@@ -29,6 +31,45 @@ fn std_thread_sends_later() {
     });
     assert_eq!(rt.run(move || rx.recv().unwrap()), 7);
     sender.join().unwrap();
+}
+
+/// Go mode: a hog whose P sysmon took keeps spinning without one while
+/// every P is idle and the other goroutines are parked with no timer
+/// pending. The hog will send, so this is no deadlock.
+fn hog_without_a_p_sends_later() {
+    // SAFETY: nothing thread-affine is held across a park.
+    let rt = unsafe { Runtime::builder().migrate_goroutines() }
+        .max_procs(1)
+        .build()
+        .unwrap();
+    let got = rt.run(|| {
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let woke = Arc::new(AtomicBool::new(false));
+        let sleeper = goroutines::go({
+            let woke = woke.clone();
+            move || {
+                goroutines::time::sleep(Duration::from_millis(1));
+                woke.store(true, Ordering::Release);
+                rx.recv().unwrap()
+            }
+        });
+        goroutines::go(move || {
+            // Spins, never calling the runtime, until sysmon has given the
+            // only P to the sleeper, then for 300 ms more.
+            let start = Instant::now();
+            while !woke.load(Ordering::Acquire) {
+                assert!(start.elapsed() < Duration::from_secs(20), "never retaken");
+                std::hint::spin_loop();
+            }
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(300) {
+                std::hint::spin_loop();
+            }
+            tx.send(42).unwrap();
+        });
+        sleeper.join().unwrap()
+    });
+    assert_eq!(got, 42);
 }
 
 fn child(scenario: &str) -> std::process::Output {
@@ -63,13 +104,23 @@ fn a_std_thread_that_will_send_is_not_a_deadlock() {
     );
 }
 
+fn a_hog_running_without_a_p_is_not_a_deadlock() {
+    let out = child("hog_without_a_p_sends_later");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("deadlock") => return deadlock(),
         Some("std_thread_sends_later") => return std_thread_sends_later(),
+        Some("hog_without_a_p_sends_later") => return hog_without_a_p_sends_later(),
         _ => {}
     }
-    let tests: [(&str, fn()); 2] = [
+    let tests: [(&str, fn()); 3] = [
         (
             "a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2",
             a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2,
@@ -77,6 +128,10 @@ fn main() {
         (
             "a_std_thread_that_will_send_is_not_a_deadlock",
             a_std_thread_that_will_send_is_not_a_deadlock,
+        ),
+        (
+            "a_hog_running_without_a_p_is_not_a_deadlock",
+            a_hog_running_without_a_p_is_not_a_deadlock,
         ),
     ];
     let mut failed = 0;

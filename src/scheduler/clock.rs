@@ -70,6 +70,11 @@ impl Shared {
 
     /// Step 4.
     pub(crate) fn timer_added(&self, when: u64) {
+        if self.retake_running {
+            // Sysmon fires a timer a hog sits on (sysmon.rs step 6); it
+            // must not be deep asleep past the deadline.
+            self.wake_sysmon();
+        }
         if when >= self.sleep_until.load(Ordering::SeqCst) {
             return; // the sleeper wakes before it anyway
         }

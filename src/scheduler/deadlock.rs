@@ -47,6 +47,7 @@ pub(crate) struct Suspect {
 pub(crate) fn check(shared: &Shared, suspect: &mut Suspect) {
     // Cheap look at our own runtime first.
     if shared.idle.npidle.load(Ordering::SeqCst) != shared.ps.len()
+        || shared.running_without_p.load(Ordering::SeqCst) != 0
         || shared.num_goroutines() == 0
         || shared.earliest_timer() != NONE
     {
@@ -76,7 +77,10 @@ pub(crate) fn check(shared: &Shared, suspect: &mut Suspect) {
 
 /// Conditions 1-3 for one runtime.
 fn quiet(rt: &Shared) -> bool {
-    if rt.idle.npidle.load(Ordering::SeqCst) != rt.ps.len() || rt.earliest_timer() != NONE {
+    if rt.idle.npidle.load(Ordering::SeqCst) != rt.ps.len()
+        || rt.running_without_p.load(Ordering::SeqCst) != 0
+        || rt.earliest_timer() != NONE
+    {
         return false;
     }
     crate::net::poller::waiters() == 0

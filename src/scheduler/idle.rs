@@ -148,7 +148,8 @@ impl Shared {
         }
     }
 
-    /// Go mode: sysmon took P `p` from an M blocked in an inline syscall;
+    /// Go mode: sysmon took P `p` from an M blocked in an inline syscall,
+    /// or running a goroutine that kept waiting work from it (`hold.rs`);
     /// another M runs it from here (Go's `handoffp`). An M that finds it has
     /// nothing to do gives it back to the idle list the usual way.
     pub(crate) fn hand_off_retaken(&self, p: u32) {

@@ -20,6 +20,7 @@
 //! must not be reused after it (LLVM would otherwise be free to).
 
 use super::g::{GRef, WaitReason, DEAD, G, NO_HOME, RUNNABLE, RUNNING};
+use super::hold::{self, Entry};
 use super::p::{GOID_BATCH, P};
 use super::park::Parker;
 use super::Shared;
@@ -94,6 +95,9 @@ pub(crate) struct MLocal {
     shared: Arc<Shared>,
     me: Arc<MShared>,
     p: Cell<u32>,
+    /// The P's `sys` word when this M took it: the M holds the P while the
+    /// word reads this (`hold.rs`).
+    held: Cell<u64>,
     spinning: Cell<bool>,
     /// g0's saved stack pointer while a goroutine runs.
     g0_sp: Cell<usize>,
@@ -107,6 +111,11 @@ pub(crate) struct MLocal {
     /// [`preempt_point`] costs one thread-local read and two loads. Null
     /// on g0 and during an inline syscall.
     preempt: Cell<*const crate::loom::sync::atomic::AtomicBool>,
+    /// Go mode: set while this M runs a goroutine whose P sysmon took
+    /// (`hold.rs`) and no idle P was to be had. Its runtime calls take the
+    /// plain-thread paths (`with_p` is None) until it gets a P back or
+    /// switches out, when g0 finishes without a P (`finish_without_p`).
+    without_p: Cell<bool>,
     /// The goroutine in an inline syscall (Go mode), while `curg` is null so
     /// that runtime calls from the syscall's closure act as from a plain
     /// thread. Only the overflow handler reads it.
@@ -180,12 +189,50 @@ pub(crate) fn with_p<R>(shared: *const Shared, f: impl FnOnce(&P) -> R) -> Optio
         return None;
     }
     // SAFETY: CURRENT is live; Ps live as long as the runtime's Shared.
-    unsafe {
-        let m = &*m;
-        if !ptr::eq(Arc::as_ptr(&m.shared), shared) || m.p.get() == NO_P {
-            return None;
+    let m = unsafe { &*m };
+    if !ptr::eq(Arc::as_ptr(&m.shared), shared) {
+        return None;
+    }
+    if m.curg.get().is_null() {
+        // g0, or an inline syscall (which has no P): the M is inside the
+        // runtime already.
+        return (m.p.get() != NO_P).then(|| f(m.p()));
+    }
+    // A goroutine: make sure the P is still ours (Go mode may retake it).
+    let m = enter_runtime()?;
+    let p = m.p();
+    let r = f(p);
+    hold::leave(&p.user_code);
+    Some(r)
+}
+
+/// For runtime code on a goroutine's stack about to use the M's P: marks
+/// the M as inside the runtime and checks that it still holds the P
+/// (`hold.rs`). If sysmon took it, the M tries for an idle P; failing that
+/// it runs on without one and this returns None: the caller takes the
+/// plain-thread path. It never switches away: callers may hold locks (a
+/// channel's, while they ready a goroutine), and a goroutine queued to wait
+/// for a P while holding one could stop the Ms holding every P. Pair a Some
+/// with `hold::leave` on the M's P before going back to goroutine code (a
+/// switch to g0 needs no pairing: g0 is runtime code).
+fn enter_runtime() -> Option<&'static MLocal> {
+    // SAFETY: called by a running goroutine, so CURRENT is live. The MLocal
+    // outlives every goroutine it runs, and nothing here switches; 'static
+    // stands for "while we stay on it".
+    let m = unsafe { &*current_m() };
+    if m.p.get() == NO_P {
+        // Running without a P since an earlier call.
+        return m.regain_p().then_some(m);
+    }
+    let p = m.p();
+    match hold::enter(&p.sys, &p.user_code, m.held.get()) {
+        Entry::Held => Some(m),
+        Entry::Lost => {
+            m.p.set(NO_P);
+            m.preempt.set(ptr::null());
+            m.without_p.set(true);
+            m.regain_p().then_some(m)
         }
-        Some(f(&m.shared.ps[m.p.get() as usize]))
     }
 }
 
@@ -234,6 +281,11 @@ pub(crate) fn running_stack() -> Option<RunningStack> {
 /// # Safety
 /// Must be called by a goroutine (`in_goroutine()`).
 unsafe fn switch_to_g0(action: Action) {
+    if !matches!(action, Action::SyscallNoP) {
+        // g0 will use the P, if the M still holds one (else it finishes
+        // without, `finish_without_p`).
+        let _ = enter_runtime();
+    }
     let m = current_m();
     // SAFETY: the caller is a goroutine, so CURRENT and curg are set. The
     // MLocal is not touched after the switch: we may resume on another M.
@@ -262,7 +314,7 @@ pub(crate) struct InlineSyscall {
     m: *const MLocal,
     g: *const G,
     p: u32,
-    /// The P's `sys` word as [`enter_syscall`] left it (odd: in a syscall).
+    /// The P's `sys` word as [`enter_syscall`] left it (IN_SYSCALL).
     word: u64,
 }
 
@@ -285,10 +337,13 @@ pub(crate) fn enter_syscall() -> Option<InlineSyscall> {
     // SAFETY: CURRENT is live; curg, when set, is the running goroutine (us).
     unsafe {
         let ml = &*m;
-        let g = ml.curg.get();
-        if g.is_null() || ml.p.get() == NO_P || ml.shared.config.mode.binds_m_to_p() {
+        if ml.curg.get().is_null() || ml.p.get() == NO_P || ml.shared.config.mode.binds_m_to_p() {
             return None;
         }
+        // Without a P, the blocking pool runs the call.
+        let ml = enter_runtime()?;
+        let m: *const MLocal = ml;
+        let g = ml.curg.get();
         let p = ml.p();
         p.curg.store(0, Ordering::Relaxed);
         (*g).set_state(super::g::WAITING, WaitReason::Syscall);
@@ -296,11 +351,10 @@ pub(crate) fn enter_syscall() -> Option<InlineSyscall> {
         ml.curg.set(ptr::null());
         ml.preempt.set(ptr::null());
         let id = ml.p.replace(NO_P);
-        // Only the holder changes an even word; from here on sysmon may CAS
-        // it (Release: our use of the P happens before its next holder's).
-        let word = p.sys.load(Ordering::Relaxed) + 1;
-        p.sys.store(word, Ordering::Release);
-        ml.shared.wake_sysmon_for_syscall();
+        // From here on sysmon may take the P (the flag stays clear: the
+        // syscall retake looks at the word alone).
+        let word = hold::begin_syscall(&p.sys, ml.held.get());
+        ml.shared.wake_sysmon();
         Some(InlineSyscall { m, g, p: id, word })
     }
 }
@@ -315,22 +369,28 @@ pub(crate) fn exit_syscall(s: InlineSyscall) {
     let shared = &*m.shared;
     m.syscall_g.set(ptr::null());
     // Acquire pairs with our own Release in enter_syscall, or with nothing:
-    // nobody else used the P if the word is unchanged.
+    // nobody else used the P if the word is unchanged. The epoch moves on
+    // so that sysmon never mistakes the next syscall for this one.
     let mine = &shared.ps[s.p as usize];
-    let back = if mine
+    let back_word = hold::next_epoch(s.word);
+    let kept = mine
         .sys
-        .compare_exchange(s.word, s.word + 1, Ordering::Acquire, Ordering::Relaxed)
-        .is_ok()
-    {
+        .compare_exchange(s.word, back_word, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok();
+    let back = if kept {
         Some(s.p)
     } else {
+        // Possibly our own P again, by way of the idle list and other
+        // holders: it is held by whatever word it has now.
         shared.take_idle_p()
     };
     m.curg.set(s.g);
     match back {
         Some(id) => {
             m.p.set(id);
-            if id != s.p {
+            if kept {
+                m.held.set(back_word);
+            } else {
                 m.took_p();
                 crate::trace::m_wake(id, m.me.id);
             }
@@ -340,9 +400,10 @@ pub(crate) fn exit_syscall(s: InlineSyscall) {
             m.preempt.set(&m.p().preempt);
             g.set_state(RUNNING, WaitReason::None);
             crate::syscall::inline_done();
+            hold::leave(&m.p().user_code);
         }
         // SAFETY: we are the goroutine; curg is set again. g0 queues us
-        // (requeue_from_syscall) and we resume on whichever M takes us.
+        // (finish_without_p) and we resume on whichever M takes us.
         None => unsafe { switch_to_g0(Action::SyscallNoP) },
     }
 }
@@ -396,7 +457,11 @@ unsafe extern "sysv64" fn goroutine_main(g: usize, _first: usize) -> ! {
         }
         // Count the exit before waking a joiner, so that a joiner never
         // sees its goroutine in num_goroutines.
-        with_p((*g).shared, |p| p.bump(&p.exited));
+        if with_p((*g).shared, |p| p.bump(&p.exited)).is_none() {
+            (*(*g).shared)
+                .exits_without_p
+                .fetch_add(1, Ordering::Relaxed);
+        }
         (*g).complete();
         switch_to_g0(Action::Exit);
     }
@@ -429,6 +494,7 @@ fn m_main(shared: Arc<Shared>, me: Arc<MShared>, p: u32, spinning: bool) {
         shared,
         me,
         p: Cell::new(p),
+        held: Cell::new(0),
         spinning: Cell::new(spinning),
         g0_sp: Cell::new(0),
         curg: Cell::new(ptr::null()),
@@ -436,6 +502,7 @@ fn m_main(shared: Arc<Shared>, me: Arc<MShared>, p: u32, spinning: bool) {
         // SAFETY: gettid has no preconditions.
         tid: unsafe { libc::syscall(libc::SYS_gettid) } as i32,
         syscall_g: Cell::new(ptr::null()),
+        without_p: Cell::new(false),
         preempt: Cell::new(ptr::null()),
     };
     CURRENT.with(|c| c.set(&m));
@@ -486,6 +553,7 @@ impl MLocal {
             p.bump(&p.switches);
             p.curg.store(g.id, Ordering::Relaxed);
             crate::trace::run(g.id, p.id, self.me.id);
+            hold::leave(&p.user_code);
             // SAFETY: ctx.sp is a context saved by switch or made by
             // init_stack, not resumed since; its stack is owned by `g`, which
             // we keep alive. g0_sp is ours to write.
@@ -493,12 +561,12 @@ impl MLocal {
             self.curg.set(ptr::null());
             self.preempt.set(ptr::null());
             let action = self.action.replace(Action::None);
-            if let Action::SyscallNoP = action {
-                self.requeue_from_syscall(g);
+            if self.p.get() == NO_P {
+                self.finish_without_p(g, action);
                 return;
             }
-            // An inline syscall (Go mode) may have moved us to another P
-            // while the goroutine ran.
+            // An inline syscall or a retake (Go mode) may have moved us to
+            // another P while the goroutine ran.
             let p = self.p();
             p.curg.store(0, Ordering::Relaxed);
             p.preempt.store(false, Ordering::Relaxed);
@@ -543,7 +611,7 @@ impl MLocal {
                     }
                     return;
                 }
-                Action::SyscallNoP => unreachable!("handled above"),
+                Action::SyscallNoP => unreachable!("an M without a P finishes above"),
                 Action::None => unreachable!("goroutine switched to g0 without an action"),
             }
         }
@@ -584,20 +652,92 @@ impl MLocal {
         }
     }
 
-    /// On g0, with no P: the goroutine `g` came back from an inline syscall
-    /// to no P (see [`exit_syscall`]). It goes to the global queue and this
-    /// M to the idle Ms, in that order reversed: the M is findable before the
-    /// work is visible, so `wakep` may hand a P straight back to it.
-    fn requeue_from_syscall(&self, g: GRef) {
+    /// On g0, with no P (Go mode): the goroutine `g` came back from an
+    /// inline syscall to no P (`SyscallNoP`, see [`exit_syscall`]), or ran
+    /// without one after sysmon took it (`without_p`) and now yields, parks
+    /// or exits. Does what `execute` would, with the global queue and the
+    /// arena standing in for the P's, then puts this M to sleep. The M joins
+    /// the idle Ms before any work it queues is visible, so `wakep` may hand
+    /// a P straight back to it.
+    fn finish_without_p(&self, g: GRef, action: Action) {
         let shared = &*self.shared;
-        g.set_state(RUNNABLE, WaitReason::None);
         shared.idle_m(&self.me);
-        shared.global.push(g);
-        // Runnable before the count says no syscall is in flight
-        // (deadlock.rs relies on it).
-        crate::syscall::inline_done();
+        match action {
+            Action::SyscallNoP => {
+                g.set_state(RUNNABLE, WaitReason::None);
+                shared.global.push(g);
+                // Runnable before the count says no syscall is in flight
+                // (deadlock.rs relies on it).
+                crate::syscall::inline_done();
+            }
+            Action::Yield => {
+                crate::trace::yielded(g.id);
+                g.set_state(RUNNABLE, WaitReason::None);
+                shared.global.push(g);
+            }
+            Action::Park(reason, unlock) => {
+                crate::trace::park(g.id, reason.as_str());
+                g.set_state(super::g::WAITING, reason);
+                g.parked_at
+                    .store(shared.coarse_now.load(Ordering::Relaxed), Ordering::Relaxed);
+                if !g.registered.load(Ordering::Relaxed) {
+                    g.registered.store(true, Ordering::Relaxed);
+                    // Registries have their own locks; any P's will do.
+                    shared.ps[0].registry.add(g.clone());
+                }
+                // SAFETY: as in execute: the closure lives on the parked
+                // goroutine's stack, intact until it is resumed, which
+                // cannot happen before unlock has run.
+                if !unsafe { (*unlock)() } {
+                    // Not parked after all: run it again, elsewhere.
+                    g.set_state(RUNNABLE, WaitReason::None);
+                    shared.global.push(g);
+                }
+            }
+            Action::Exit => {
+                crate::trace::exit(g.id);
+                g.set_state(DEAD, WaitReason::None);
+                // SAFETY: the goroutine made its final switch; its stack is
+                // dead and ours to recycle.
+                if let Some(stack) = unsafe { (*g.ctx.get()).stack.take() } {
+                    shared.arena.free(vec![stack]);
+                }
+            }
+            Action::None => unreachable!("goroutine switched to g0 without an action"),
+        }
+        self.end_without_p();
         shared.wakep();
         self.stop_m();
+    }
+
+    /// Go mode, on a goroutine's stack: the M runs it without a P (sysmon
+    /// took the P, `hold.rs`); takes an idle P if there is one.
+    fn regain_p(&self) -> bool {
+        let Some(id) = self.shared.take_idle_p() else {
+            return false;
+        };
+        self.p.set(id);
+        self.took_p();
+        crate::trace::m_wake(id, self.me.id);
+        let p = self.p();
+        // SAFETY: curg is the running goroutine (our caller), alive while
+        // it runs.
+        p.curg
+            .store(unsafe { (*self.curg.get()).id }, Ordering::Relaxed);
+        self.preempt.set(&p.preempt);
+        self.end_without_p();
+        true
+    }
+
+    /// The M no longer runs goroutine code without a P.
+    fn end_without_p(&self) {
+        if self.without_p.replace(false) {
+            let before = self
+                .shared
+                .running_without_p
+                .fetch_sub(1, Ordering::Relaxed);
+            debug_assert!(before > 0, "an M lost a P that sysmon never took");
+        }
     }
 
     /// Finds a goroutine to run, parking the M while there is none. None
@@ -768,34 +908,30 @@ impl MLocal {
         }
     }
 
-    /// Records on the P which thread now holds it (for sysmon).
+    /// Records that this M now holds its P: the `sys` word it holds it by
+    /// (`hold.rs`), and which thread holds it (for sysmon).
     fn took_p(&self) {
-        self.p().holder_tid.store(self.tid, Ordering::Relaxed);
-    }
-
-    /// A goroutine id from this P's batch.
-    fn next_goid(&self) -> u64 {
-        // SAFETY: we hold the P.
-        let l = unsafe { self.p().local() };
-        if l.goid_next == l.goid_end {
-            l.goid_next = self.shared.goid.fetch_add(GOID_BATCH, Ordering::Relaxed);
-            l.goid_end = l.goid_next + GOID_BATCH;
-        }
-        let id = l.goid_next;
-        l.goid_next += 1;
-        id
+        let p = self.p();
+        // Acquire: the previous holder's (or sysmon's) last use of the P
+        // happens before ours.
+        self.held.set(p.sys.load(Ordering::Acquire));
+        p.holder_tid.store(self.tid, Ordering::Relaxed);
     }
 }
 
 /// A fresh goroutine id: from the current P's batch when the caller runs on
 /// one of `shared`'s Ps, else from the shared counter.
 pub(crate) fn next_goid(shared: &Shared) -> u64 {
-    let m = current_m();
-    // SAFETY: CURRENT is live when non-null.
-    unsafe {
-        if !m.is_null() && ptr::eq(Arc::as_ptr(&(*m).shared), shared) && (*m).p.get() != NO_P {
-            return (*m).next_goid();
+    with_p(shared, |p| {
+        // SAFETY: with_p runs us on the M holding `p`.
+        let l = unsafe { p.local() };
+        if l.goid_next == l.goid_end {
+            l.goid_next = shared.goid.fetch_add(GOID_BATCH, Ordering::Relaxed);
+            l.goid_end = l.goid_next + GOID_BATCH;
         }
-    }
-    shared.goid.fetch_add(1, Ordering::Relaxed)
+        let id = l.goid_next;
+        l.goid_next += 1;
+        id
+    })
+    .unwrap_or_else(|| shared.goid.fetch_add(1, Ordering::Relaxed))
 }

@@ -31,6 +31,7 @@
 mod clock;
 pub(crate) mod deadlock;
 pub(crate) mod g;
+pub(crate) mod hold;
 pub(crate) mod idle;
 mod inject;
 pub(crate) mod m;
@@ -74,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) goid: AtomicU64,
     /// Goroutines spawned from plain threads (Ps count their own).
     foreign_spawns: AtomicU64,
+    /// Goroutines that exited while their M held no P (Go mode, `hold.rs`).
+    pub(crate) exits_without_p: AtomicU64,
     shutdown: AtomicBool,
     /// When the runtime started: time zero of the runtime clock.
     pub(crate) epoch: std::time::Instant,
@@ -90,8 +93,15 @@ pub(crate) struct Shared {
     /// Where sysmon sleeps between cycles; kicked at shutdown.
     pub(crate) sysmon_parker: park::Parker,
     /// Set by sysmon while it sleeps longer than a syscall may block a P
-    /// unnoticed; an inline syscall then wakes it (`wake_sysmon_for_syscall`).
+    /// unnoticed; an inline syscall, or a timer a hog may sit on, then wakes
+    /// it (`wake_sysmon`).
     pub(crate) sysmon_deep: AtomicBool,
+    /// Go mode, with `membarrier` available: sysmon may take the P of an M
+    /// running a goroutine that keeps it from waiting work (`hold.rs`).
+    pub(crate) retake_running: bool,
+    /// Ms running a goroutine whose P sysmon took, until the goroutine's
+    /// next runtime call gives the M up (`m::lost_p`). Capped at `max_procs`.
+    pub(crate) running_without_p: std::sync::atomic::AtomicUsize,
     /// Goroutines of this runtime that a plain thread, or a goroutine of
     /// another runtime, is blocked joining: shutdown ends those joins (see
     /// `join.rs`). Joins from this runtime's own goroutines are not listed:
@@ -111,12 +121,15 @@ impl Shared {
             arena: Arena::new(config.stack_size, config.guard),
             goid: AtomicU64::new(1),
             foreign_spawns: AtomicU64::new(0),
+            exits_without_p: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             epoch: std::time::Instant::now(),
             sleep_until: AtomicU64::new(crate::time::heap::NONE),
             sleeper: Mutex::new(None),
             sysmon_parker: park::Parker::new(),
             sysmon_deep: AtomicBool::new(false),
+            retake_running: config.mode.retakes_running_ps() && hold::can_retake_running(),
+            running_without_p: std::sync::atomic::AtomicUsize::new(0),
             timer_fires: AtomicU64::new(0),
             handoffs: AtomicU64::new(0),
             coarse_now: AtomicU64::new(0),
@@ -171,7 +184,8 @@ impl Shared {
             .ps
             .iter()
             .map(|p| p.exited.load(Ordering::Relaxed))
-            .sum();
+            .sum::<u64>()
+            + self.exits_without_p.load(Ordering::Relaxed);
         spawned.saturating_sub(exited) as usize
     }
 
@@ -247,11 +261,12 @@ impl Shared {
         }
     }
 
-    /// An inline syscall began: make sure sysmon is watching at its fastest
-    /// pace, so that the P is handed off within tens of microseconds rather
-    /// than at the end of a 10 ms sleep. Costs a futex wake only for the
-    /// first syscall after a quiet spell.
-    pub(crate) fn wake_sysmon_for_syscall(&self) {
+    /// An inline syscall began (or, with `retake_running`, a timer was
+    /// started): make sure sysmon is watching, so that the P is handed off
+    /// within tens of microseconds (or the timer fires on time) rather than
+    /// at the end of a 10 ms sleep. Costs a futex wake only for the first
+    /// after a quiet spell.
+    pub(crate) fn wake_sysmon(&self) {
         if self.sysmon_deep.load(Ordering::Relaxed)
             && self.sysmon_deep.swap(false, Ordering::Relaxed)
         {

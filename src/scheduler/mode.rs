@@ -42,4 +42,11 @@ impl Mode {
             Mode::Go => false,
         }
     }
+
+    /// Whether sysmon may take the P of an M that is running a goroutine
+    /// (`hold.rs`). In pinned mode the goroutines homed on a P could then
+    /// run on no other thread, so a P stays with its M.
+    pub(crate) fn retakes_running_ps(self) -> bool {
+        !self.binds_m_to_p()
+    }
 }

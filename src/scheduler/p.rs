@@ -58,10 +58,15 @@ pub(crate) struct P {
     /// Set by sysmon when the running goroutine has used up its time slice;
     /// cleared at the next scheduling point.
     pub(crate) preempt: AtomicBool,
-    /// Go mode's inline syscalls (`m::enter_syscall`): odd while the holder
-    /// is in one and sysmon may take the P; each entry, exit and retake adds
-    /// one, so a stale exit can never mistake a later syscall for its own.
+    /// Who holds the P, for Go mode's retakes: an epoch and a state
+    /// (`hold.rs`): HELD, IN_SYSCALL (the holder is in an inline `syscall`
+    /// and sysmon may take the P), RETAKING (sysmon is deciding whether to
+    /// take it from a running goroutine). A new epoch means a new holder.
     pub(crate) sys: AtomicU64,
+    /// Set by the holder while it runs goroutine code, cleared while it is
+    /// inside the runtime (plain stores; see `hold.rs` for why sysmon may
+    /// trust them).
+    pub(crate) user_code: AtomicBool,
     /// Timers started on this P; shared, under their own lock.
     pub(crate) timers: crate::time::heap::Timers,
     /// Goroutines that parked here at least once (`registry.rs`).
@@ -106,6 +111,7 @@ impl P {
             holder_tid: AtomicI32::new(0),
             preempt: AtomicBool::new(false),
             sys: AtomicU64::new(0),
+            user_code: AtomicBool::new(false),
             timers: crate::time::heap::Timers::new(),
             registry: super::registry::Registry::new(),
             local: UnsafeCell::new(Local {

@@ -25,14 +25,20 @@
 //! 5. Go mode: a P whose M has been in an inline `syscall` for a whole cycle
 //!    (20 µs while any is in flight) is retaken and handed to another M.
 //!    Entering an inline syscall wakes sysmon from a long sleep.
-//!
-//! Not done yet: in Go mode, taking the P away from an M running a hog (Go
-//! preempts it with a signal; that is not sound for arbitrary Rust code, so
-//! it would need the hog's M to give the P up at its next runtime call).
-//! Go mode gets the preempt flag and the report, like pinned mode.
+//! 6. Go mode: a P whose goroutine keeps running while work waits for the P
+//!    is taken from its M (`hold.rs`) and handed to another M; the
+//!    goroutine carries on without a P until its next runtime call. Work
+//!    waiting means: one of the P's timers overdue by [`TIMER_GRACE`] (so a
+//!    sleeper is late by about that much, however long the hog runs), or,
+//!    once the preempt flag of step 1 went unheeded for a cycle, runnable
+//!    goroutines on the P or in the global queue (Go's 10 ms time slice).
+//!    While such a P has a timer pending, sysmon sleeps no later than its
+//!    deadline plus the grace, and a new timer wakes it from a deep sleep.
+//!    At most `max_procs` Ms run goroutines without a P at a time.
 
-use super::Shared;
+use super::{hold, Shared};
 use crate::debug::Settings;
+use crate::time::heap::NONE;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,6 +52,9 @@ const MIN_DELAY: Duration = Duration::from_micros(20);
 /// Sleeping longer than this, sysmon asks inline syscalls to wake it.
 const DEEP_SLEEP: Duration = Duration::from_micros(500);
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// Go mode: how late a timer may be on a P whose goroutine does not reach a
+/// scheduling point before sysmon gives the P to another M.
+pub(crate) const TIMER_GRACE: Duration = Duration::from_millis(1);
 
 /// What sysmon remembers about one P between cycles.
 #[derive(Clone)]
@@ -85,11 +94,17 @@ fn run(shared: &Shared, settings: &Settings) {
     let mut next_trace = settings.schedtrace.map(|p| start + p);
     let mut next_scavenge = start + SCAVENGE_EVERY;
     let mut suspect = super::deadlock::Suspect::default();
+    // Step 6: when sysmon must look again at the latest, in runtime time.
+    let mut look_by = NONE;
     loop {
-        let sleep = match next_trace {
+        let mut sleep = match next_trace {
             Some(t) => delay.min(t.saturating_duration_since(Instant::now())),
             None => delay,
         };
+        if look_by != NONE {
+            let until = Duration::from_nanos(look_by.saturating_sub(shared.now()));
+            sleep = sleep.min(until).max(MIN_DELAY);
+        }
         shared
             .sysmon_deep
             .store(sleep > DEEP_SLEEP, Ordering::Relaxed);
@@ -104,15 +119,22 @@ fn run(shared: &Shared, settings: &Settings) {
             .store(shared.nanos_at(now), Ordering::Relaxed);
         crate::dump::check_sigquit();
         let mut acted = false;
+        let now_ns = shared.nanos_at(now);
+        look_by = NONE;
         for (p, w) in shared.ps.iter().zip(watch.iter_mut()) {
             // Go mode: a P whose M has been in an inline syscall since last
             // cycle goes to another M (Go's retake of a _Psyscall P).
             let sys = p.sys.load(Ordering::Acquire);
-            if sys & 1 == 1 {
+            if hold::state(sys) == hold::IN_SYSCALL {
                 acted = true; // keep watching at the fastest pace
                 if w.sys == sys
                     && p.sys
-                        .compare_exchange(sys, sys + 1, Ordering::AcqRel, Ordering::Relaxed)
+                        .compare_exchange(
+                            sys,
+                            hold::next_epoch(sys),
+                            Ordering::AcqRel,
+                            Ordering::Relaxed,
+                        )
                         .is_ok()
                 {
                     p.bump_retakes();
@@ -124,6 +146,30 @@ fn run(shared: &Shared, settings: &Settings) {
             w.sys = sys;
             let switches = p.switches.load(Ordering::Relaxed);
             let g = p.curg.load(Ordering::Relaxed);
+            if g != 0 && shared.retake_running && hold::state(sys) == hold::HELD {
+                let timer = p.timers.next();
+                if timer != NONE {
+                    look_by = look_by.min(timer.saturating_add(TIMER_GRACE.as_nanos() as u64));
+                }
+                // Step 6, for a goroutine seen running since last cycle.
+                let overdue =
+                    timer != NONE && now_ns >= timer.saturating_add(TIMER_GRACE.as_nanos() as u64);
+                let starved =
+                    w.cpu_at_flag.is_some() && (p.queued() > 0 || !shared.global.is_empty());
+                if switches == w.switches
+                    && (overdue || starved)
+                    && shared.running_without_p.load(Ordering::Relaxed) < shared.ps.len()
+                    && hold::retake_running(&p.sys, &p.user_code, sys)
+                {
+                    shared.running_without_p.fetch_add(1, Ordering::Relaxed);
+                    p.curg.store(0, Ordering::Relaxed);
+                    p.bump_retakes();
+                    shared.hand_off_retaken(p.id);
+                    acted = true;
+                    *w = fresh(switches, now);
+                    continue;
+                }
+            }
             if g == 0 || switches != w.switches {
                 *w = fresh(switches, now);
                 continue;

@@ -10,8 +10,10 @@
 //! Reports the worst lateness in ms, or `starved` if the sleeper never woke
 //! while the hog was spinning. Only preemption, or moving the sleeper off
 //! the hog's thread, lets it wake. Go counterpart: `compare/go/cpu_hog.go`
-//! (Go 1.14+ preempts with signals; this runtime has no such preemption, so
-//! both of its modes report `starved` here).
+//! (Go 1.14+ preempts with signals). This runtime never interrupts a
+//! goroutine: pinned mode reports `starved`; Go mode's sysmon gives the
+//! hogged P, with the sleeper's overdue timer, to another M while the hog
+//! spins on without a P (src/scheduler/hold.rs).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
