@@ -228,6 +228,90 @@ fn read_returns_zero_after_peer_shuts_down_writing() {
     }
 }
 
+/// Data and the FIN behind it arriving together wake a parked reader once;
+/// its read stops short at the FIN, and the next read still sees the end
+/// of stream (nothing new will arrive to announce it).
+#[test]
+fn end_of_stream_right_behind_data_is_read_after_a_short_read() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                for _ in 0..50 {
+                    let client = std::thread::spawn(move || {
+                        let mut c = std::net::TcpStream::connect(addr).unwrap();
+                        // Let the server park in its read first.
+                        std::thread::sleep(Duration::from_millis(2));
+                        c.write_all(b"last words").unwrap();
+                        c.shutdown(Shutdown::Write).unwrap();
+                        let mut rest = Vec::new();
+                        c.read_to_end(&mut rest).unwrap();
+                    });
+                    let (mut conn, _) = listener.accept().unwrap();
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        match conn.read(&mut buf).unwrap() {
+                            0 => break,
+                            n => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    assert_eq!(got, b"last words");
+                    drop(conn);
+                    client.join().unwrap();
+                }
+            })
+        });
+    }
+}
+
+/// TCP urgent data (`MSG_OOB`) makes a read stop short at the urgent mark
+/// with bytes behind it; the next read still gets them without anything
+/// new arriving.
+#[test]
+fn bytes_behind_urgent_data_are_read_after_a_short_read() {
+    use std::os::fd::AsRawFd;
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                for _ in 0..50 {
+                    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+                    let client = std::thread::spawn(move || {
+                        let mut c = std::net::TcpStream::connect(addr).unwrap();
+                        c.set_nodelay(true).unwrap();
+                        std::thread::sleep(Duration::from_millis(2));
+                        c.write_all(b"ab").unwrap();
+                        // SAFETY: sends one byte from a live buffer.
+                        let sent = unsafe {
+                            libc::send(c.as_raw_fd(), b"!".as_ptr().cast(), 1, libc::MSG_OOB)
+                        };
+                        assert_eq!(sent, 1);
+                        c.write_all(b"cd").unwrap();
+                        // The connection stays open and quiet until the
+                        // server has read everything.
+                        done_rx.recv().unwrap();
+                    });
+                    let (mut conn, _) = listener.accept().unwrap();
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while got.len() < 4 {
+                        let n = conn.read(&mut buf).unwrap();
+                        assert!(n > 0, "early end of stream after {got:?}");
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    // The urgent byte is out of band (SO_OOBINLINE is off).
+                    assert_eq!(got, b"abcd");
+                    done_tx.send(()).unwrap();
+                    client.join().unwrap();
+                }
+            })
+        });
+    }
+}
+
 /// A peer that closes with `SO_LINGER` 0 sends a reset: a goroutine parked
 /// reading is woken and gets `ConnectionReset`.
 #[test]

@@ -777,8 +777,16 @@ impl MLocal {
                 shared.idle.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
             if self.spinning.get() {
-                if let Some(g) = self.steal(p).or_else(|| self.spin_for_work(p)) {
+                if let Some(g) = self.steal(p) {
                     return Some(g);
+                }
+                // With network waiters, work comes through the poller, which
+                // the timed spin does not watch: sleep (in the poller, if
+                // nobody is) rather than burn a core the sockets' peers need.
+                if !super::netpoll::network_waiters() {
+                    if let Some(g) = self.spin_for_work(p) {
+                        return Some(g);
+                    }
                 }
             }
             // Nothing anywhere: give up the P (idle.rs step 4), after firing

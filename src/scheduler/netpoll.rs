@@ -16,6 +16,13 @@
 //!    ([`waiter_added`]), so it moves into the poller.
 //! 5. sysmon polls if nobody has for [`FORCED_POLL`], so network waiters are
 //!    not starved by Ps that always have other work.
+//!
+//! The M blocked in the poller wakes goroutines from inside [`sleep`]; a
+//! P handed to that same M needs no eventfd write, since it re-checks its
+//! hand-off word as soon as the poll returns (`POLLING`, step 3). And an M
+//! that runs out of work does not do `find_runnable`'s timed spin while
+//! goroutines wait on the network ([`network_waiters`]): their work
+//! arrives through the poller, which the spin does not watch.
 
 use super::m::MShared;
 use crate::net::poller::{self, Poller};
@@ -29,6 +36,21 @@ static OWNER: AtomicBool = AtomicBool::new(false);
 static FUTEX_SLEEPERS: AtomicUsize = AtomicUsize::new(0);
 /// When anybody last polled, in nanoseconds since [`epoch`].
 static LAST_POLL: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Set on the thread blocked in the poller while it polls (in
+    /// [`sleep`]), so that it does not interrupt itself.
+    static POLLING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current thread is the one blocked in the poller, waking the
+/// goroutines of the events it got. Never inlined, like `m::current_m`: a
+/// goroutine may call it, and must not reuse a thread-local address
+/// across a switch.
+#[inline(never)]
+fn polling_here() -> bool {
+    POLLING.with(|p| p.get())
+}
 
 /// Waiters woken by the poller so far (for stats).
 pub(crate) static WOKEN: AtomicU64 = AtomicU64::new(0);
@@ -49,6 +71,12 @@ fn now() -> u64 {
 fn wanted() -> Option<&'static Poller> {
     let p = Poller::started()?;
     (poller::waiters() > 0).then_some(p)
+}
+
+/// Whether any goroutine or thread waits on the network (the poller is
+/// started and has waiters).
+pub(crate) fn network_waiters() -> bool {
+    wanted().is_some()
 }
 
 /// Step 1: a non-blocking poll. Returns how many waiters it woke.
@@ -86,7 +114,9 @@ pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnO
             m.in_netpoll.store(true, Ordering::SeqCst);
             if !m.has_handoff() {
                 LAST_POLL.store(now(), Ordering::Relaxed);
+                POLLING.with(|polling| polling.set(true));
                 counted(crate::trace::netpoll(p.poll(timeout)));
+                POLLING.with(|polling| polling.set(false));
             }
             m.in_netpoll.store(false, Ordering::SeqCst);
             OWNER.store(false, Ordering::SeqCst);
@@ -98,8 +128,14 @@ pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnO
     FUTEX_SLEEPERS.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Step 3: wakes `m` out of the poller if it is blocked there.
+/// Step 3: wakes `m` out of the poller if it is blocked there. Not when the
+/// caller is that M, waking goroutines from the events it got: only the
+/// owner of the poller (one M at a time) sets its `in_netpoll`, and it
+/// re-reads its hand-off word and the shutdown flag once the poll returns.
 pub(crate) fn interrupt(m: &MShared) {
+    if polling_here() {
+        return;
+    }
     if m.in_netpoll.load(Ordering::SeqCst) {
         if let Some(p) = Poller::started() {
             p.wake();
