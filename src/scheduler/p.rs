@@ -150,9 +150,16 @@ impl P {
     /// The caller's M must hold this P.
     unsafe fn put_inner(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
         let g = if next {
-            // AcqRel: Release publishes the new goroutine to a stealer's
-            // CAS; Acquire takes over the old one.
-            let old = self.runnext.swap(g.into_raw() as *mut G, Ordering::AcqRel);
+            let new = g.into_raw() as *mut G;
+            // Only the holder fills the slot (a stealer only empties it), so
+            // an empty slot stays empty until this store. Release publishes
+            // the goroutine to a stealer's CAS.
+            if self.runnext.load(Ordering::Relaxed).is_null() {
+                self.runnext.store(new, Ordering::Release);
+                return (None, false);
+            }
+            // AcqRel: Release as above; Acquire takes over the old one.
+            let old = self.runnext.swap(new, Ordering::AcqRel);
             if old.is_null() {
                 return (None, false);
             }
@@ -172,7 +179,7 @@ impl P {
     }
 
     /// The holder takes `runnext`.
-    fn take_runnext(&self) -> Option<GRef> {
+    pub(crate) fn take_runnext(&self) -> Option<GRef> {
         // Acquire: the goroutine's state, published by whoever put it.
         let g = self.runnext.swap(std::ptr::null_mut(), Ordering::Acquire);
         // SAFETY: a non-null slot held a reference from `into_raw`, which
@@ -323,8 +330,9 @@ mod loom_models {
         super::super::g::new_task(|| (), id, std::ptr::null(), std::panic::Location::caller()).0
     }
 
-    /// The holder puts two goroutines through `runnext` (the second
-    /// displaces the first into the ring) and drains its queues while
+    /// The holder puts two goroutines through `runnext` (the first into the
+    /// empty slot by a plain store, the second displacing it into the ring
+    /// by a swap) and drains its queues while
     /// sysmon steals `runnext`: each goroutine comes out exactly once, and
     /// every reference is released (loom checks the frees).
     #[test]
