@@ -237,6 +237,7 @@ enum ReceiverFlavor<T> {
 
 /// Every channel operation may yield once the goroutine has run past its
 /// time slice (DESIGN.md), even when it completes without waiting.
+#[inline]
 pub(crate) fn preempt_point() {
     crate::scheduler::m::preempt_point();
 }

@@ -71,6 +71,7 @@ use crate::scheduler::g::WaitReason;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
+use std::ptr::NonNull;
 use std::time::Instant;
 
 pub(crate) use parking::{park_passing, Waiter};
@@ -124,7 +125,8 @@ pub(crate) struct Wait {
     state: AtomicUsize,
     /// Whom to wake. Written by the owner before the wait is published
     /// (the queue lock or the timer start publishes it); taken only by the
-    /// claimant, after winning the CAS; dropped by the owner if unclaimed.
+    /// claimant, as it completes its claim; dropped by the owner if
+    /// unclaimed.
     waiter: UnsafeCell<Option<Waiter>>,
 }
 
@@ -159,11 +161,8 @@ impl Wait {
             }
             let new = cur | (outcome as usize) << OUTCOME_SHIFT | index << INDEX_SHIFT;
             self.state.store(new, Ordering::Relaxed);
-            // SAFETY: the claim gives us the waiter slot, as below.
-            let waiter = unsafe { (*self.waiter.get()).take() };
             return Some(Claim {
-                wait: self,
-                waiter,
+                wait: NonNull::from(self),
                 parked: true,
             });
         }
@@ -181,14 +180,10 @@ impl Wait {
                 .compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    // SAFETY: winning the CAS gives us the waiter slot; the
-                    // owner does not touch it before DONE.
-                    let waiter = unsafe { (*self.waiter.get()).take() };
                     return Some(Claim {
-                        wait: self,
-                        waiter,
+                        wait: NonNull::from(self),
                         parked: cur & PARKED != 0,
-                    });
+                    })
                 }
                 Err(actual) => cur = actual,
             }
@@ -253,9 +248,11 @@ impl Wait {
 ///
 /// Holds a raw pointer because the owner's memory lives exactly until
 /// [`Claim::complete`]: the owner cannot return before DONE.
+///
+/// Small on purpose (two words, returned in registers): the owner's
+/// `Waiter` stays in its slot until completion takes it.
 pub(crate) struct Claim {
-    wait: *const Wait,
-    waiter: Option<Waiter>,
+    wait: NonNull<Wait>,
     /// PARKED was set when we claimed: the owner writes the word no more,
     /// so completing needs no read-modify-write.
     parked: bool,
@@ -269,7 +266,7 @@ impl Claim {
     /// Changes the outcome before completion (a reservation given back).
     pub(crate) fn set_outcome(&mut self, outcome: Outcome) {
         // SAFETY: the Wait is alive until we complete (module docs).
-        let state = unsafe { &(*self.wait).state };
+        let state = unsafe { &self.wait.as_ref().state };
         let mut cur = state.load(Ordering::Relaxed);
         loop {
             let new = cur & !OUTCOME_MASK | (outcome as usize) << OUTCOME_SHIFT;
@@ -288,10 +285,13 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let waiter = self.waiter.take();
         // SAFETY: the owner does not free the Wait before seeing DONE, which
-        // the store or fetch_or below sets; nothing touches it after.
-        let state = unsafe { &(*self.wait).state };
+        // the store or fetch_or below sets; nothing touches it after. The
+        // claim gives us the waiter slot until then.
+        let (state, waiter) = unsafe {
+            let wait = self.wait.as_ref();
+            (&wait.state, (*wait.waiter.get()).take())
+        };
         let parked = if self.parked {
             // Only we write the word now (other claimants' CASes fail
             // without writing). Release pairs with the owner's Acquire after

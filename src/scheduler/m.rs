@@ -183,14 +183,6 @@ pub(crate) fn current_locals() -> Option<*mut crate::local::Locals> {
     running_g().map(|g| g.locals.get())
 }
 
-/// Whether the caller's runtime records a backtrace at every park
-/// (`GOROUTINES_DEBUG=parkstacks=1`).
-pub(crate) fn park_stacks_wanted() -> bool {
-    let m = current_m();
-    // SAFETY: CURRENT is live when non-null.
-    !m.is_null() && unsafe { &*m }.shared.config.park_stacks
-}
-
 /// The id of the running goroutine, if the caller is one.
 pub(crate) fn current_goroutine_id() -> Option<u64> {
     running_g().map(|g| g.id)
@@ -198,6 +190,7 @@ pub(crate) fn current_goroutine_id() -> Option<u64> {
 
 /// The runtime and P the caller runs on, if it is an M of `shared` holding
 /// a P (a goroutine, or g0 between goroutines).
+#[inline]
 pub(crate) fn with_p<R>(shared: *const Shared, f: impl FnOnce(&P) -> R) -> Option<R> {
     let m = current_m();
     if m.is_null() {
@@ -284,7 +277,8 @@ unsafe fn resumed(from: usize) {
     }
 }
 
-/// Parks the running goroutine; see `park.rs`.
+/// Parks the running goroutine; see `park.rs`. False, with nothing done,
+/// if the caller is not a goroutine.
 ///
 /// With `passing` (`park::park_passing`: the waker takes over the
 /// scheduler's reference, and `unlock` is short), and when
@@ -292,16 +286,31 @@ unsafe fn resumed(from: usize) {
 /// anyway, the M switches straight to that goroutine, which finishes this
 /// park, exactly as g0 would have, as soon as it is back on its own stack
 /// ([`finish_direct_park`]). Otherwise the switch is to g0.
-pub(crate) fn park_current(reason: WaitReason, unlock: &mut dyn FnMut() -> bool, passing: bool) {
+pub(crate) fn park_current(
+    reason: WaitReason,
+    unlock: &mut dyn FnMut() -> bool,
+    passing: bool,
+) -> bool {
+    let m = current_m();
+    // SAFETY: CURRENT is live when non-null; curg is set while a goroutine
+    // runs.
+    if m.is_null() || unsafe { (*m).curg.get().is_null() } {
+        return false;
+    }
+    // SAFETY: as above.
+    let m = unsafe { &*m };
+    if m.shared.config.park_stacks {
+        crate::dump::record_park_stack();
+    }
     let unlock: *mut (dyn FnMut() -> bool + '_) = unlock;
     // SAFETY: g0, or the goroutine switched to, calls `unlock` before this
     // goroutine can resume, while the closure is still alive on this
     // goroutine's stack; erasing its lifetime is therefore sound. We are a
-    // goroutine (park checked in_goroutine), so CURRENT and curg are set.
+    // goroutine, so CURRENT and curg are set; `m` is not used after a
+    // switch (we may resume on another M).
     unsafe {
         let unlock: *mut (dyn FnMut() -> bool + 'static) = std::mem::transmute(unlock);
         if passing {
-            let m = &*current_m();
             if let Some(next) = m.next_for_direct_switch() {
                 let to = (*next.ctx.get()).sp;
                 let next = next.into_raw();
@@ -322,11 +331,12 @@ pub(crate) fn park_current(reason: WaitReason, unlock: &mut dyn FnMut() -> bool,
                     &rec as *const DirectPark as usize,
                 );
                 resumed(from);
-                return;
+                return true;
             }
         }
         switch_to_g0(Action::Park(reason, unlock, passing));
     }
+    true
 }
 
 /// What a goroutine parking by a direct switch leaves to the goroutine it

@@ -150,16 +150,9 @@ impl P {
     /// The caller's M must hold this P.
     unsafe fn put_inner(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
         let g = if next {
-            let new = g.into_raw() as *mut G;
-            // Only the holder fills the slot (a stealer only empties it), so
-            // an empty slot stays empty until this store. Release publishes
-            // the goroutine to a stealer's CAS.
-            if self.runnext.load(Ordering::Relaxed).is_null() {
-                self.runnext.store(new, Ordering::Release);
-                return (None, false);
-            }
-            // AcqRel: Release as above; Acquire takes over the old one.
-            let old = self.runnext.swap(new, Ordering::AcqRel);
+            // AcqRel: Release publishes the new goroutine to a stealer's
+            // CAS; Acquire takes over the old one.
+            let old = self.runnext.swap(g.into_raw() as *mut G, Ordering::AcqRel);
             if old.is_null() {
                 return (None, false);
             }
@@ -253,7 +246,19 @@ impl P {
     ///
     /// # Safety
     /// The caller's M must hold this P.
+    #[inline]
     pub(crate) unsafe fn put(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
+        // The common case of `ready` (a channel partner), inline so that its
+        // caller sees the constant result. Only the holder fills the slot (a
+        // stealer only empties it), so an empty slot stays empty until this
+        // store. Release publishes the goroutine to a stealer's CAS.
+        if next && self.runnext.load(Ordering::Relaxed).is_null() {
+            self.runnext
+                .store(g.into_raw() as *mut G, Ordering::Release);
+            // SAFETY: per the caller's contract.
+            unsafe { self.publish_local_len() };
+            return (None, false);
+        }
         // SAFETY: per the caller's contract.
         let r = unsafe { self.put_inner(g, next) };
         // SAFETY: as above.

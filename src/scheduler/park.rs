@@ -126,27 +126,24 @@ pub(crate) fn park_passing(reason: WaitReason, unlock: impl FnOnce() -> bool) {
 }
 
 fn park_inner(reason: WaitReason, unlock: impl FnOnce() -> bool, passing: bool) {
-    if super::m::in_goroutine() {
-        if super::m::park_stacks_wanted() {
-            crate::dump::record_park_stack();
-        }
-        let mut unlock = Some(unlock);
-        let mut call = move || (unlock.take().expect("unlock runs once"))();
-        super::m::park_current(reason, &mut call, passing);
-    } else {
-        THREAD_PARKER.with(|p| {
-            // Counted before `unlock` publishes us, so "counted" always
-            // means "not yet woken" (deadlock.rs).
-            p.counted.store(true, Ordering::SeqCst);
-            super::deadlock::THREADS_PARKED.fetch_add(1, Ordering::SeqCst);
-            super::deadlock::THREAD_EVENTS.fetch_add(1, Ordering::SeqCst);
-            if unlock() {
-                p.park();
-            } else if p.counted.swap(false, Ordering::SeqCst) {
-                super::deadlock::THREADS_PARKED.fetch_sub(1, Ordering::SeqCst);
-            }
-        });
+    let mut unlock = Some(unlock);
+    let mut call = move || (unlock.take().expect("unlock runs once"))();
+    if super::m::park_current(reason, &mut call, passing) {
+        return;
     }
+    // A plain thread.
+    THREAD_PARKER.with(|p| {
+        // Counted before `unlock` publishes us, so "counted" always
+        // means "not yet woken" (deadlock.rs).
+        p.counted.store(true, Ordering::SeqCst);
+        super::deadlock::THREADS_PARKED.fetch_add(1, Ordering::SeqCst);
+        super::deadlock::THREAD_EVENTS.fetch_add(1, Ordering::SeqCst);
+        if call() {
+            p.park();
+        } else if p.counted.swap(false, Ordering::SeqCst) {
+            super::deadlock::THREADS_PARKED.fetch_sub(1, Ordering::SeqCst);
+        }
+    });
 }
 
 /// Whether the caller runs in a goroutine (rather than on a plain thread).
