@@ -257,7 +257,7 @@ unsafe fn switch_to_g0(action: Action) {
     unsafe {
         let g = (*m).curg.get();
         (*m).action.set(action);
-        let from = arch::switch_ret(ptr::addr_of_mut!((*(*g).ctx.get()).sp), (*m).g0_sp.get(), 0);
+        let from = arch::switch(ptr::addr_of_mut!((*(*g).ctx.get()).sp), (*m).g0_sp.get(), 0);
         resumed(from);
     }
 }
@@ -316,6 +316,7 @@ pub(crate) fn park_current(
                 let next = next.into_raw();
                 let prev = m.curg.replace(next);
                 let rec = DirectPark {
+                    m,
                     prev,
                     reason,
                     unlock,
@@ -343,6 +344,8 @@ pub(crate) fn park_current(
 /// switches to. On the parking goroutine's stack, which stays intact until
 /// `unlock` has run; [`finish_direct_park`] copies it out first.
 struct DirectPark {
+    /// The M: the switch does not leave its thread.
+    m: *const MLocal,
     /// The parking goroutine: the scheduler's reference (`into_raw`).
     prev: *const G,
     reason: WaitReason,
@@ -361,16 +364,17 @@ struct DirectPark {
 #[inline(never)]
 unsafe fn finish_direct_park(rec: *const DirectPark) {
     // SAFETY: the record is intact until unlock runs, and we copy it out
-    // first. The switch happened on this thread, so CURRENT is the MLocal
-    // the parking goroutine used; the references in the record are ours.
+    // first. The switch happened on this thread, so the record's M is this
+    // thread's MLocal; the references in the record are ours.
     unsafe {
         let DirectPark {
+            m,
             prev,
             reason,
             unlock,
             next,
         } = ptr::read(rec);
-        let m = &*current_m();
+        let m = &*m;
         let p = m.p();
         p.preempt.store(false, Ordering::Relaxed);
         let prev = GRef::from_raw(prev);
