@@ -139,6 +139,7 @@ unsafe impl Sync for Wait {}
 
 impl Wait {
     /// A wait for the current goroutine or thread.
+    #[inline]
     pub(crate) fn new() -> Wait {
         Wait {
             state: AtomicUsize::new(0),
@@ -223,6 +224,7 @@ impl Wait {
     /// the owner has switched out, so the owner is committed to sleeping
     /// before anyone can claim: PARKED goes in at once and the park is never
     /// cancelled (Go's `gopark` with `chanparkcommit`).
+    #[inline]
     pub(crate) fn park_locked<L>(&self, reason: WaitReason, held: L) -> (Outcome, usize) {
         // Relaxed: nobody reads the word before `held` is released, which
         // publishes it (the lock's Release, the claimant's Acquire).
@@ -318,6 +320,7 @@ pub(crate) enum WaitCell {
 }
 
 impl WaitCell {
+    #[inline]
     pub(crate) fn new(deadline: Option<Instant>) -> WaitCell {
         match deadline {
             None => WaitCell::Local(Wait::new()),
@@ -352,6 +355,7 @@ impl WaitCell {
     /// lock `held` keeps, and a timer for `deadline`: with no deadline the
     /// lock is released after the switch-out ([`Wait::park_locked`]);
     /// with one (the timer may claim at any time) it is released first.
+    #[inline]
     pub(crate) fn park_releasing<L>(
         &self,
         reason: WaitReason,
@@ -414,6 +418,7 @@ pub(crate) enum SendNow<G, T> {
 /// A claimant that selects us popped our entry on the way; other outcomes
 /// (a timer above all, which never touches the queue) can leave it queued,
 /// and the packet must not be read while a claimant could still find it.
+#[inline]
 pub(crate) fn wait_in_queue<T, L>(
     value: Option<T>,
     reason: WaitReason,
@@ -435,6 +440,7 @@ pub(crate) fn wait_in_queue<T, L>(
 
 /// A blocking send's wait (see [`wait_in_queue`]): `Break` with the send's
 /// result, or `Continue` with the value to try again with (a `Retry`).
+#[inline]
 pub(crate) fn park_send<T, L>(
     value: T,
     deadline: Option<Instant>,
@@ -455,6 +461,7 @@ pub(crate) fn park_send<T, L>(
 
 /// A blocking receive's wait (see [`wait_in_queue`]): `Break` with the
 /// receive's result, or `Continue` to try again (a `Retry`).
+#[inline]
 pub(crate) fn park_recv<T, L>(
     deadline: Option<Instant>,
     enqueue: impl FnOnce(Entry<T>) -> L,
@@ -469,6 +476,7 @@ pub(crate) fn park_recv<T, L>(
 }
 
 /// Whether `deadline` has passed.
+#[inline]
 pub(crate) fn expired(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
 }

@@ -715,7 +715,10 @@ impl MLocal {
         reason: WaitReason,
         unlock: *mut (dyn FnMut() -> bool + 'static),
     ) -> bool {
-        crate::trace::park(g.id, reason.as_str());
+        // Checked here too so that the name is looked up only when tracing.
+        if crate::trace::is_recording() {
+            crate::trace::park(g.id, reason.as_str());
+        }
         g.set_state(super::g::WAITING, reason);
         g.parked_at.store(
             self.shared.coarse_now.load(Ordering::Relaxed),

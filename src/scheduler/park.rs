@@ -76,6 +76,7 @@ impl Waiter {
 
     /// The current goroutine, for a park through [`park_passing`], or the
     /// current thread.
+    #[inline]
     pub(crate) fn current_passing() -> Waiter {
         match super::m::running_g_ptr() {
             Some(g) => Waiter::Goroutine(GoroutineWaiter::Passing(PassingRef(g))),
@@ -121,10 +122,12 @@ pub(crate) fn park(reason: WaitReason, unlock: impl FnOnce() -> bool) {
 /// for the wake to take (module docs). `unlock` must be short (a flag, a
 /// lock release, wakes): it may run on the stack of the goroutine the M
 /// switches to next.
+#[inline]
 pub(crate) fn park_passing(reason: WaitReason, unlock: impl FnOnce() -> bool) {
     park_inner(reason, unlock, true);
 }
 
+#[inline]
 fn park_inner(reason: WaitReason, unlock: impl FnOnce() -> bool, passing: bool) {
     let mut unlock = Some(unlock);
     let mut call = move || (unlock.take().expect("unlock runs once"))();
