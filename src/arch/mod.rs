@@ -5,6 +5,10 @@
 //!   running context on its own stack, store its stack pointer in `*save`,
 //!   load `to` and resume the context saved there, which sees `arg` as the
 //!   return value of its own `switch` call.
+//! * `switch_ret(save, to, arg) -> usize`: the same switch, returning into
+//!   the resumed context the way a function returns, for a switch between
+//!   two goroutines that parked through the same calls (the return
+//!   predictor then stays right; `scheduler/m.rs`, the direct park).
 //! * `init_stack(top, entry, arg) -> sp`: lay out a fresh stack so that the
 //!   first `switch` to the returned `sp` calls `entry(arg, value)` on it.
 //!
@@ -19,7 +23,7 @@
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod x86_64;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub(crate) use x86_64::{init_stack, switch};
+pub(crate) use x86_64::{init_stack, switch, switch_ret};
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 compile_error!(

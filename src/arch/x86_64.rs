@@ -86,6 +86,36 @@ pub(crate) unsafe extern "sysv64" fn switch(save: *mut usize, to: usize, arg: us
     )
 }
 
+/// [`switch`], ending in `ret`: for a switch between two goroutines that
+/// park through the same calls (a channel ping-pong), the return-stack
+/// predictor's top entry is the return address of this very call site,
+/// which is where the resumed side called from too, and the entries below
+/// it match the frames the resumed side returns through next.
+///
+/// # Safety
+/// As for [`switch`].
+#[unsafe(naked)]
+pub(crate) unsafe extern "sysv64" fn switch_ret(save: *mut usize, to: usize, arg: usize) -> usize {
+    naked_asm!(
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "mov [rdi], rsp",
+        "mov rsp, rsi",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "mov rax, rdx",
+        "ret",
+    )
+}
+
 /// First code run on a fresh stack: calls `entry(arg, first)`.
 ///
 /// Entered by `ret` with rsp = top-8, that is exactly as a function is

@@ -71,8 +71,9 @@ impl<T> Inner<T> {
 
 pub(crate) struct Channel<T> {
     cap: usize,
-    /// All channel state; held only for buffer, queue and flag updates,
-    /// never while parked.
+    /// All channel state; held only for buffer, queue and flag updates (a
+    /// blocking operation releases it once its goroutine has switched out,
+    /// `wait.rs`), never while a goroutine sleeps.
     inner: Mutex<Inner<T>>,
 }
 
@@ -154,7 +155,7 @@ impl<T> Channel<T> {
             }
             let enqueue = |entry| {
                 inner.senders.push_back(entry);
-                drop(inner);
+                inner
             };
             match park_send(value, deadline, enqueue, |me| {
                 self.lock().senders.remove(me)
@@ -202,7 +203,7 @@ impl<T> Channel<T> {
             }
             let enqueue = |entry| {
                 inner.receivers.push_back(entry);
-                drop(inner);
+                inner
             };
             if let ControlFlow::Break(result) =
                 park_recv(deadline, enqueue, |me| self.lock().receivers.remove(me))

@@ -22,7 +22,8 @@ struct Inner<T> {
 }
 
 pub(crate) struct Channel<T> {
-    /// All channel state; never held while parked.
+    /// All channel state; never held while a goroutine sleeps (a blocking
+    /// receive releases it once its goroutine has switched out, `wait.rs`).
     inner: Mutex<Inner<T>>,
 }
 
@@ -83,7 +84,7 @@ impl<T> Channel<T> {
             }
             let enqueue = |entry| {
                 inner.receivers.push_back(entry);
-                drop(inner);
+                inner
             };
             if let ControlFlow::Break(result) =
                 park_recv(deadline, enqueue, |me| self.lock().receivers.remove(me))

@@ -2,7 +2,8 @@
 //! test --release --lib loom`).
 //!
 //! What is modelled: the real flavour code (locks, queues, the `Wait`
-//! claim CAS and the PARKED/DONE handshake, select registration and abort,
+//! claim CAS and the PARKED/DONE handshake, the lock kept across a plain
+//! operation's park and its CAS-free claim, select registration and abort,
 //! reservations) with loom threads as the owners, through `wait.rs`'s loom
 //! stand-in for park/ready: `unlock` runs, then the thread sleeps until its
 //! one permit is set, the plain-thread semantics of the real `park`. A
@@ -33,6 +34,51 @@ fn loom_rendezvous_hands_off_exactly_once() {
         let t = thread::spawn(move || tx.send(7).unwrap());
         assert_eq!(rx.recv(), Ok(7));
         t.join().unwrap();
+    });
+}
+
+/// Two threads bounce a value over two rendezvous channels, each blocking
+/// operation keeping its channel's lock until its park's `unlock` and
+/// claimed without a CAS: every value arrives once, nobody sleeps for good.
+#[test]
+fn loom_rendezvous_ping_pong_round_trips() {
+    model(|| {
+        let (ping_tx, ping_rx) = bounded::<u32>(0);
+        let (pong_tx, pong_rx) = bounded::<u32>(0);
+        let t = thread::spawn(move || {
+            while let Ok(v) = ping_rx.recv() {
+                pong_tx.send(v + 1).unwrap();
+            }
+        });
+        ping_tx.send(1).unwrap();
+        assert_eq!(pong_rx.recv(), Ok(2));
+        drop(ping_tx);
+        t.join().unwrap();
+    });
+}
+
+/// A plain receiver (claimed under the lock, no CAS) and a select receiver
+/// (claimed by CAS) wait on one rendezvous channel; one value and a close
+/// end both waits, each exactly once.
+#[test]
+fn loom_plain_and_select_receivers_share_a_queue() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let plain_rx = rx.clone();
+        let plain = thread::spawn(move || plain_rx.recv().ok());
+        let selecting = thread::spawn(move || {
+            let mut sel = Select::new();
+            sel.recv(&rx);
+            let oper = sel.select();
+            oper.recv(&rx).ok()
+        });
+        tx.send(3).unwrap();
+        tx.close();
+        let got: Vec<u32> = [plain.join().unwrap(), selecting.join().unwrap()]
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(got, [3]);
     });
 }
 

@@ -105,8 +105,9 @@
 //! `zero.rs`, `array.rs` and `list.rs` are the flavours (each names its
 //! algorithm); `wait.rs` is the wait protocol they and `crate::sync` share;
 //! `select.rs` and `select_macro.rs` are select. Each flavour is a lock
-//! around a buffer and wait queues, as Go's `hchan`; the lock is never held
-//! while parked.
+//! around a buffer and wait queues, as Go's `hchan`; as in Go, a blocking
+//! operation releases the lock once its goroutine has switched out, and it
+//! is never held while a goroutine sleeps.
 
 mod array;
 mod counter;
@@ -236,6 +237,7 @@ enum ReceiverFlavor<T> {
 
 /// Every channel operation may yield once the goroutine has run past its
 /// time slice (DESIGN.md), even when it completes without waiting.
+#[inline]
 pub(crate) fn preempt_point() {
     crate::scheduler::m::preempt_point();
 }

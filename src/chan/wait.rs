@@ -29,9 +29,24 @@
 //!    entries from every queue (under each queue's lock) before the `Wait`
 //!    and its packets go away.
 //!
+//! A claimant that saw `PARKED` in its CAS sets `DONE` with a plain store:
+//! the owner writes the word no more once it has parked.
+//!
 //! The channel flavours run steps 1 and 3 of a blocking send or receive
 //! through [`wait_in_queue`] (and its `park_send`/`park_recv` wrappers);
-//! `crate::sync` and `select` publish their entries themselves.
+//! `crate::sync` and `select` publish their entries themselves. A channel
+//! operation with no deadline has one entry in one queue and no timer, so
+//! every claimant finds it under that queue's lock: the owner keeps the
+//! lock across the switch-out and releases it in `unlock`
+//! ([`Wait::park_locked`], Go's `chanparkcommit`). It sets `PARKED` (and
+//! `UNDER_LOCK`) before the lock is released, the park is never cancelled,
+//! and a claimant, which holds the lock, claims with a plain store instead
+//! of the CAS.
+//!
+//! The owner's `Waiter` holds no reference to its goroutine
+//! ([`Waiter::current_passing`]): it parks through `park_passing`, and the
+//! claimant wakes it exactly when `PARKED` is set, that is exactly when the
+//! park was not cancelled (`scheduler/park.rs`).
 //!
 //! Where things live: a `Wait` and the packets its entries point to may sit
 //! on the owner's stack (a parked goroutine's stack stays mapped and
@@ -46,7 +61,8 @@
 //! model on loom threads ([`parking`]), so the channel algorithms above it
 //! are modelled as they are, with plain-thread blocking standing in for
 //! goroutine parking (the same protocol from the channel's side: publish,
-//! then `unlock`, then sleep until woken).
+//! then `unlock`, then sleep until woken; a lock kept across the park is
+//! released in `unlock`).
 
 use super::error::{RecvTimeoutError, SendTimeoutError};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
@@ -55,9 +71,10 @@ use crate::scheduler::g::WaitReason;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
+use std::ptr::NonNull;
 use std::time::Instant;
 
-pub(crate) use parking::{park, Waiter};
+pub(crate) use parking::{park_passing, Waiter};
 
 /// The owner has committed to sleeping: a claimant must wake it.
 const PARKED: usize = 1;
@@ -65,7 +82,11 @@ const PARKED: usize = 1;
 const DONE: usize = 2;
 const OUTCOME_SHIFT: u32 = 2;
 const OUTCOME_MASK: usize = 0b111 << OUTCOME_SHIFT;
-const INDEX_SHIFT: u32 = 5;
+/// Set with PARKED, before publication, by [`Wait::park_locked`]: the wait
+/// has one entry, in one queue, and no timer, so every claim happens under
+/// that queue's lock and needs no CAS.
+const UNDER_LOCK: usize = 1 << 5;
+const INDEX_SHIFT: u32 = 6;
 
 /// How a wait ended: written once, by the claimant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,13 +119,14 @@ impl Outcome {
 
 /// One blocked operation's meeting point. See the module docs.
 pub(crate) struct Wait {
-    /// `index << INDEX_SHIFT | outcome << OUTCOME_SHIFT | DONE | PARKED`.
-    /// The outcome and index are written once, by the claim CAS; PARKED only
-    /// by the owner; DONE only by the claimant.
+    /// `index << INDEX_SHIFT | UNDER_LOCK | outcome << OUTCOME_SHIFT | DONE
+    /// | PARKED`. The outcome and index are written once, by the claim CAS;
+    /// PARKED and UNDER_LOCK only by the owner; DONE only by the claimant.
     state: AtomicUsize,
     /// Whom to wake. Written by the owner before the wait is published
     /// (the queue lock or the timer start publishes it); taken only by the
-    /// claimant, after winning the CAS; dropped by the owner if unclaimed.
+    /// claimant, as it completes its claim; dropped by the owner if
+    /// unclaimed.
     waiter: UnsafeCell<Option<Waiter>>,
 }
 
@@ -117,10 +139,11 @@ unsafe impl Sync for Wait {}
 
 impl Wait {
     /// A wait for the current goroutine or thread.
+    #[inline]
     pub(crate) fn new() -> Wait {
         Wait {
             state: AtomicUsize::new(0),
-            waiter: UnsafeCell::new(Some(Waiter::current())),
+            waiter: UnsafeCell::new(Some(Waiter::current_passing())),
         }
     }
 
@@ -130,6 +153,20 @@ impl Wait {
     pub(crate) fn try_claim(&self, index: usize, outcome: Outcome) -> Option<Claim> {
         debug_assert!(outcome != Outcome::Waiting);
         let mut cur = self.state.load(Ordering::Relaxed);
+        if cur & UNDER_LOCK != 0 {
+            // Whoever found the wait holds the lock of its only queue (the
+            // lock's Acquire ordered the owner's writes before us), and so
+            // is the only one who can claim it.
+            if cur & OUTCOME_MASK != 0 {
+                return None;
+            }
+            let new = cur | (outcome as usize) << OUTCOME_SHIFT | index << INDEX_SHIFT;
+            self.state.store(new, Ordering::Relaxed);
+            return Some(Claim {
+                wait: NonNull::from(self),
+                parked: true,
+            });
+        }
         loop {
             if cur & OUTCOME_MASK != 0 {
                 return None;
@@ -144,10 +181,10 @@ impl Wait {
                 .compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    // SAFETY: winning the CAS gives us the waiter slot; the
-                    // owner does not touch it before DONE.
-                    let waiter = unsafe { (*self.waiter.get()).take() };
-                    return Some(Claim { wait: self, waiter });
+                    return Some(Claim {
+                        wait: NonNull::from(self),
+                        parked: cur & PARKED != 0,
+                    })
                 }
                 Err(actual) => cur = actual,
             }
@@ -164,7 +201,7 @@ impl Wait {
     /// and the claimed arm index.
     pub(crate) fn park(&self, reason: WaitReason) -> (Outcome, usize) {
         let state: *const AtomicUsize = &self.state;
-        park(reason, move || {
+        park_passing(reason, move || {
             // AcqRel: Release publishes nothing of ours but keeps the word's
             // order total; Acquire pairs with the claimant's DONE store so a
             // cancelled park sees the claimant's writes.
@@ -181,6 +218,28 @@ impl Wait {
         (Outcome::from_bits(word), word >> INDEX_SHIFT)
     }
 
+    /// [`Wait::park`] for a wait that claimants can find only under the
+    /// lock that `held` (a guard, with whatever else is to be released with
+    /// it) keeps: one queue entry, no timer. The lock is released only once
+    /// the owner has switched out, so the owner is committed to sleeping
+    /// before anyone can claim: PARKED goes in at once and the park is never
+    /// cancelled (Go's `gopark` with `chanparkcommit`).
+    #[inline]
+    pub(crate) fn park_locked<L>(&self, reason: WaitReason, held: L) -> (Outcome, usize) {
+        // Relaxed: nobody reads the word before `held` is released, which
+        // publishes it (the lock's Release, the claimant's Acquire).
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), 0);
+        self.state.store(PARKED | UNDER_LOCK, Ordering::Relaxed);
+        park_passing(reason, move || {
+            drop(held);
+            true
+        });
+        // Acquire pairs with the claimant's DONE (Release).
+        let word = self.state.load(Ordering::Acquire);
+        debug_assert!(word & DONE != 0, "woken before the claimant finished");
+        (Outcome::from_bits(word), word >> INDEX_SHIFT)
+    }
+
     /// The timer path: claims with `TimedOut` and completes at once.
     pub(crate) fn time_out(&self) {
         drop(self.try_claim(0, Outcome::TimedOut));
@@ -191,9 +250,14 @@ impl Wait {
 ///
 /// Holds a raw pointer because the owner's memory lives exactly until
 /// [`Claim::complete`]: the owner cannot return before DONE.
+///
+/// Small on purpose (two words, returned in registers): the owner's
+/// `Waiter` stays in its slot until completion takes it.
 pub(crate) struct Claim {
-    wait: *const Wait,
-    waiter: Option<Waiter>,
+    wait: NonNull<Wait>,
+    /// PARKED was set when we claimed: the owner writes the word no more,
+    /// so completing needs no read-modify-write.
+    parked: bool,
 }
 
 // SAFETY: a Claim is a unique right to the owner's Wait until completion;
@@ -204,7 +268,7 @@ impl Claim {
     /// Changes the outcome before completion (a reservation given back).
     pub(crate) fn set_outcome(&mut self, outcome: Outcome) {
         // SAFETY: the Wait is alive until we complete (module docs).
-        let state = unsafe { &(*self.wait).state };
+        let state = unsafe { &self.wait.as_ref().state };
         let mut cur = state.load(Ordering::Relaxed);
         loop {
             let new = cur & !OUTCOME_MASK | (outcome as usize) << OUTCOME_SHIFT;
@@ -223,13 +287,26 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let waiter = self.waiter.take();
-        // Release pairs with the owner's Acquire after waking (or in its
-        // cancelled park): our writes to its packets are visible to it.
         // SAFETY: the owner does not free the Wait before seeing DONE, which
-        // this very operation sets; nothing touches it after.
-        let prev = unsafe { (*self.wait).state.fetch_or(DONE, Ordering::AcqRel) };
-        if prev & PARKED != 0 {
+        // the store or fetch_or below sets; nothing touches it after. The
+        // claim gives us the waiter slot until then.
+        let (state, waiter) = unsafe {
+            let wait = self.wait.as_ref();
+            (&wait.state, (*wait.waiter.get()).take())
+        };
+        let parked = if self.parked {
+            // Only we write the word now (other claimants' CASes fail
+            // without writing). Release pairs with the owner's Acquire after
+            // waking: our writes to its packets are visible to it.
+            let word = state.load(Ordering::Relaxed);
+            state.store(word | DONE, Ordering::Release);
+            true
+        } else {
+            // Release as above, or pairs with the owner's Acquire in its
+            // cancelled park; Acquire pairs with its PARKED.
+            state.fetch_or(DONE, Ordering::AcqRel) & PARKED != 0
+        };
+        if parked {
             waiter.expect("a claimed wait has a waiter").wake();
         }
     }
@@ -243,6 +320,7 @@ pub(crate) enum WaitCell {
 }
 
 impl WaitCell {
+    #[inline]
     pub(crate) fn new(deadline: Option<Instant>) -> WaitCell {
         match deadline {
             None => WaitCell::Local(Wait::new()),
@@ -269,6 +347,28 @@ impl WaitCell {
             t.stop();
         }
         result
+    }
+}
+
+impl WaitCell {
+    /// Parks until claimed, for a wait that claimants find only under the
+    /// lock `held` keeps, and a timer for `deadline`: with no deadline the
+    /// lock is released after the switch-out ([`Wait::park_locked`]);
+    /// with one (the timer may claim at any time) it is released first.
+    #[inline]
+    pub(crate) fn park_releasing<L>(
+        &self,
+        reason: WaitReason,
+        deadline: Option<Instant>,
+        held: L,
+    ) -> (Outcome, usize) {
+        match self {
+            WaitCell::Local(w) if deadline.is_none() => w.park_locked(reason, held),
+            _ => {
+                drop(held);
+                self.park(reason, deadline)
+            }
+        }
     }
 }
 
@@ -310,24 +410,26 @@ pub(crate) enum SendNow<G, T> {
 /// Steps 1 and 3 of the module docs for one blocking channel operation:
 /// publishes an entry whose packet holds `value` through `enqueue` (which
 /// runs while the caller still holds the queue's lock, pushes the entry and
-/// releases the lock), parks, and unless selected removes the entry with
-/// `remove` (which takes the lock again). Returns the outcome and what is
-/// left in the packet.
+/// returns the lock's guard, with anything to be released after it), parks
+/// releasing that ([`WaitCell::park_releasing`]), and unless selected
+/// removes the entry with `remove` (which takes the lock again). Returns
+/// the outcome and what is left in the packet.
 ///
 /// A claimant that selects us popped our entry on the way; other outcomes
 /// (a timer above all, which never touches the queue) can leave it queued,
 /// and the packet must not be read while a claimant could still find it.
-pub(crate) fn wait_in_queue<T>(
+#[inline]
+pub(crate) fn wait_in_queue<T, L>(
     value: Option<T>,
     reason: WaitReason,
     deadline: Option<Instant>,
-    enqueue: impl FnOnce(Entry<T>),
+    enqueue: impl FnOnce(Entry<T>) -> L,
     remove: impl FnOnce(&Wait),
 ) -> (Outcome, Option<T>) {
     let cell = WaitCell::new(deadline);
     let packet = Packet::new(value);
-    enqueue(Entry::new(cell.get(), 0, packet.ptr()));
-    let (outcome, _) = cell.park(reason, deadline);
+    let held = enqueue(Entry::new(cell.get(), 0, packet.ptr()));
+    let (outcome, _) = cell.park_releasing(reason, deadline, held);
     if outcome != Outcome::Selected {
         remove(cell.get());
     }
@@ -338,10 +440,11 @@ pub(crate) fn wait_in_queue<T>(
 
 /// A blocking send's wait (see [`wait_in_queue`]): `Break` with the send's
 /// result, or `Continue` with the value to try again with (a `Retry`).
-pub(crate) fn park_send<T>(
+#[inline]
+pub(crate) fn park_send<T, L>(
     value: T,
     deadline: Option<Instant>,
-    enqueue: impl FnOnce(Entry<T>),
+    enqueue: impl FnOnce(Entry<T>) -> L,
     remove: impl FnOnce(&Wait),
 ) -> ControlFlow<Result<(), SendTimeoutError<T>>, T> {
     let woken = wait_in_queue(Some(value), WaitReason::ChanSend, deadline, enqueue, remove);
@@ -358,9 +461,10 @@ pub(crate) fn park_send<T>(
 
 /// A blocking receive's wait (see [`wait_in_queue`]): `Break` with the
 /// receive's result, or `Continue` to try again (a `Retry`).
-pub(crate) fn park_recv<T>(
+#[inline]
+pub(crate) fn park_recv<T, L>(
     deadline: Option<Instant>,
-    enqueue: impl FnOnce(Entry<T>),
+    enqueue: impl FnOnce(Entry<T>) -> L,
     remove: impl FnOnce(&Wait),
 ) -> ControlFlow<Result<T, RecvTimeoutError>> {
     match wait_in_queue(None, WaitReason::ChanReceive, deadline, enqueue, remove) {
@@ -372,6 +476,7 @@ pub(crate) fn park_recv<T>(
 }
 
 /// Whether `deadline` has passed.
+#[inline]
 pub(crate) fn expired(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
 }
@@ -459,17 +564,20 @@ impl<T> Claimed<T> {
 }
 
 /// Claims to complete once a queue's lock is released (so that owners are
-/// woken outside the lock). Holds one without allocating.
+/// woken outside the lock). Holds one without allocating; dropping an empty
+/// list (the common case) costs one test.
 pub(crate) struct ClaimList<T> {
     first: Option<Claimed<T>>,
-    rest: Vec<Claimed<T>>,
+    /// Used only once `first` is taken, so empty and unallocated while
+    /// `first` is None.
+    rest: std::mem::ManuallyDrop<Vec<Claimed<T>>>,
 }
 
 impl<T> ClaimList<T> {
     pub(crate) const fn new() -> ClaimList<T> {
         ClaimList {
             first: None,
-            rest: Vec::new(),
+            rest: std::mem::ManuallyDrop::new(Vec::new()),
         }
     }
 
@@ -478,6 +586,22 @@ impl<T> ClaimList<T> {
             self.first = Some(c);
         } else {
             self.rest.push(c);
+        }
+    }
+
+    #[cold]
+    fn complete_all(&mut self) {
+        drop(self.first.take());
+        // SAFETY: `rest` is dropped here only, once.
+        drop(unsafe { std::mem::ManuallyDrop::take(&mut self.rest) });
+    }
+}
+
+impl<T> Drop for ClaimList<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.first.is_some() {
+            self.complete_all();
         }
     }
 }
@@ -574,7 +698,7 @@ impl<T> WaitQueue<T> {
 /// The park/ready pair as the channel and sync code sees it.
 #[cfg(not(loom))]
 mod parking {
-    pub(crate) use crate::scheduler::park::{park, Waiter};
+    pub(crate) use crate::scheduler::park::{park_passing, Waiter};
 }
 
 /// A loom model of the park/ready pair with the plain-thread semantics:
@@ -590,7 +714,7 @@ mod parking {
     }
 
     impl Waiter {
-        pub(crate) fn current() -> Waiter {
+        pub(crate) fn current_passing() -> Waiter {
             Waiter {
                 thread: loom::thread::current(),
             }
@@ -601,7 +725,7 @@ mod parking {
         }
     }
 
-    pub(crate) fn park(_reason: WaitReason, unlock: impl FnOnce() -> bool) {
+    pub(crate) fn park_passing(_reason: WaitReason, unlock: impl FnOnce() -> bool) {
         if unlock() {
             loom::thread::park();
         }

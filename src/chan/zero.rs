@@ -14,6 +14,11 @@
 //! Hand-off: the active side claims the waiting side's [`Wait`], moves the
 //! value through the waiter's packet (a sender's value, or a receiver's
 //! empty slot) and wakes it; the woken goroutine finds its operation done.
+//! A blocking operation keeps `inner`'s lock until it has switched out
+//! (`wait.rs`, `Wait::park_locked`), so whoever finds its entry finds it
+//! parked. The woken goroutine goes to the waker's `runnext`, and when the
+//! waker parks in turn its M switches straight to it (a ping-pong never
+//! passes through the scheduler loop; `scheduler/m.rs`).
 //!
 //! A `select` send arm queues without a value (its value is produced only
 //! once the arm is chosen). A receiver that meets one claims it with
@@ -36,8 +41,9 @@ struct Inner<T> {
 }
 
 pub(crate) struct Channel<T> {
-    /// All channel state; held only for queue and flag updates, never while
-    /// parked or while touching a claimed owner's packet.
+    /// All channel state; held only for queue and flag updates (a blocking
+    /// operation releases it once its goroutine has switched out), never
+    /// while a goroutine sleeps or while touching a claimed owner's packet.
     inner: Mutex<Inner<T>>,
 }
 
@@ -104,7 +110,7 @@ impl<T> Channel<T> {
             }
             let enqueue = |entry| {
                 inner.senders.push_back(entry);
-                drop(inner);
+                inner
             };
             match park_send(value, deadline, enqueue, |me| {
                 self.lock().senders.remove(me)
@@ -163,10 +169,10 @@ impl<T> Channel<T> {
             }
             let enqueue = |entry| {
                 inner.receivers.push_back(entry);
-                drop(inner);
-                // Wake the select senders we passed over only now that we
-                // are queued, so that their retry finds us.
-                drop(retries);
+                // Released in this order: the select senders we passed over
+                // are woken only once we are visibly queued, so that their
+                // retry finds us.
+                (inner, retries)
             };
             if let ControlFlow::Break(result) =
                 park_recv(deadline, enqueue, |me| self.lock().receivers.remove(me))

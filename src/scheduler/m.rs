@@ -13,6 +13,21 @@
 //!   g0: action = Park: unlock, drop g  <--switch---+
 //! ```
 //!
+//! One shortcut, Go's `runnext` hand-off without the trip through g0: a
+//! goroutine parking through `park::park_passing` (channel and `sync`
+//! waits), when g0 would only take the started goroutine in `runnext` and
+//! run it, switches straight to that goroutine, leaving a [`DirectPark`]
+//! record on its own stack. The resumed goroutine, back on its own stack
+//! and before its own code, does what g0 would have done in between
+//! ([`finish_direct_park`]): record the park, run `unlock`, count the
+//! switch. Every resumption of a goroutine checks for such a record (the
+//! value the switch returns).
+//!
+//! ```text
+//!   a: park_passing() --switch_ret(record)--> b: finish_direct_park:
+//!                                                  a parked, unlock, b runs
+//! ```
+//!
 //! Per-thread state lives in an [`MLocal`] on g0's stack, reachable through
 //! the thread-local `CURRENT`. Goroutine code reads it through
 //! [`current_m`], which is never inlined: in Go mode a goroutine may resume
@@ -75,8 +90,10 @@ enum Action {
     None,
     Yield,
     /// Park for the reason; call the unlock function (on g0); if it returns
-    /// false, resume the goroutine at once.
-    Park(WaitReason, *mut (dyn FnMut() -> bool + 'static)),
+    /// false, resume the goroutine at once. With `true`, a park that is not
+    /// cancelled leaves the scheduler's reference to the goroutine for its
+    /// waker (`park::park_passing`) rather than dropping it.
+    Park(WaitReason, *mut (dyn FnMut() -> bool + 'static), bool),
     Exit,
     /// Go mode: the goroutine came back from an inline `syscall` to find
     /// its P retaken and no idle P; this M holds no P. Queue the goroutine
@@ -101,7 +118,9 @@ pub(crate) struct MLocal {
     spinning: Cell<bool>,
     /// g0's saved stack pointer while a goroutine runs.
     g0_sp: Cell<usize>,
-    /// The running goroutine (the reference is owned by `execute`'s frame).
+    /// The running goroutine: the scheduler's reference to it
+    /// (`GRef::into_raw`), from `execute` or a direct switch
+    /// (`park_current`) until it switches out.
     curg: Cell<*const G>,
     action: Cell<Action>,
     rng: Cell<u64>,
@@ -134,16 +153,21 @@ fn current_m() -> *const MLocal {
 }
 
 /// The goroutine running on this thread, if the caller is one. The G stays
-/// alive while it runs: `execute` holds a reference until it switches out.
+/// alive while it runs: `curg` holds a reference until it switches out.
 fn running_g() -> Option<&'static G> {
     let m = current_m();
     if m.is_null() {
         return None;
     }
     // SAFETY: a non-null CURRENT points at the live MLocal of this thread;
-    // curg, when set, is kept alive by execute's reference for as long as
-    // the goroutine runs, which outlasts every use by the goroutine itself.
+    // curg, when set, is kept alive by the reference curg holds for as long
+    // as the goroutine runs, which outlasts every use by the goroutine itself.
     unsafe { (*m).curg.get().as_ref() }
+}
+
+/// The running goroutine, if the caller is one, without a reference.
+pub(crate) fn running_g_ptr() -> Option<*const G> {
+    running_g().map(|g| g as *const G)
 }
 
 /// Whether the caller is a goroutine.
@@ -154,7 +178,7 @@ pub(crate) fn in_goroutine() -> bool {
 /// A reference to the running goroutine, if the caller is one.
 pub(crate) fn current_g() -> Option<GRef> {
     running_g().map(|g| {
-        // SAFETY: execute owns a reference to the running G (running_g);
+        // SAFETY: curg owns a reference to the running G (running_g);
         // we borrow it to clone a new one and give the borrowed one back.
         let r = unsafe { GRef::from_raw(g) };
         let out = r.clone();
@@ -168,14 +192,6 @@ pub(crate) fn current_locals() -> Option<*mut crate::local::Locals> {
     running_g().map(|g| g.locals.get())
 }
 
-/// Whether the caller's runtime records a backtrace at every park
-/// (`GOROUTINES_DEBUG=parkstacks=1`).
-pub(crate) fn park_stacks_wanted() -> bool {
-    let m = current_m();
-    // SAFETY: CURRENT is live when non-null.
-    !m.is_null() && unsafe { &*m }.shared.config.park_stacks
-}
-
 /// The id of the running goroutine, if the caller is one.
 pub(crate) fn current_goroutine_id() -> Option<u64> {
     running_g().map(|g| g.id)
@@ -183,6 +199,7 @@ pub(crate) fn current_goroutine_id() -> Option<u64> {
 
 /// The runtime and P the caller runs on, if it is an M of `shared` holding
 /// a P (a goroutine, or g0 between goroutines).
+#[inline]
 pub(crate) fn with_p<R>(shared: *const Shared, f: impl FnOnce(&P) -> R) -> Option<R> {
     let m = current_m();
     if m.is_null() {
@@ -286,25 +303,167 @@ unsafe fn switch_to_g0(action: Action) {
         // without, `finish_without_p`).
         let _ = enter_runtime();
     }
+    // SAFETY: per our contract.
+    unsafe { switch_to_g0_entered(action) }
+}
+
+/// [`switch_to_g0`] for a caller that has entered the runtime already.
+///
+/// # Safety
+/// Must be called by a goroutine, after [`enter_runtime`].
+unsafe fn switch_to_g0_entered(action: Action) {
     let m = current_m();
     // SAFETY: the caller is a goroutine, so CURRENT and curg are set. The
     // MLocal is not touched after the switch: we may resume on another M.
     unsafe {
         let g = (*m).curg.get();
         (*m).action.set(action);
-        arch::switch(ptr::addr_of_mut!((*(*g).ctx.get()).sp), (*m).g0_sp.get(), 0);
+        let from = arch::switch(ptr::addr_of_mut!((*(*g).ctx.get()).sp), (*m).g0_sp.get(), 0);
+        resumed(from);
     }
 }
 
-/// Parks the running goroutine; see `park.rs`.
-pub(crate) fn park_current(reason: WaitReason, unlock: &mut dyn FnMut() -> bool) {
+/// Back on a goroutine's stack after a switch away from it: `from` is what
+/// the resumer passed, 0 from g0, or the [`DirectPark`] of a goroutine that
+/// parked and switched straight here, whose park is finished first.
+///
+/// # Safety
+/// `from` is the value the switch that resumed us returned.
+#[inline(always)]
+unsafe fn resumed(from: usize) {
+    if from != 0 {
+        // SAFETY: per the caller's contract: a DirectPark still intact on
+        // the stack of the goroutine that switched here.
+        unsafe { finish_direct_park(from as *const DirectPark) };
+    }
+}
+
+/// Parks the running goroutine; see `park.rs`. False, with nothing done,
+/// if the caller is not a goroutine.
+///
+/// With `passing` (`park::park_passing`: the waker takes over the
+/// scheduler's reference, and `unlock` is short), and when
+/// [`MLocal::next_for_direct_switch`] finds the goroutine g0 would run next
+/// anyway, the M switches straight to that goroutine, which finishes this
+/// park, exactly as g0 would have, as soon as it is back on its own stack
+/// ([`finish_direct_park`]). Otherwise the switch is to g0.
+pub(crate) fn park_current(
+    reason: WaitReason,
+    unlock: &mut dyn FnMut() -> bool,
+    passing: bool,
+) -> bool {
+    let m = current_m();
+    // SAFETY: CURRENT is live when non-null; curg is set while a goroutine
+    // runs.
+    if m.is_null() || unsafe { (*m).curg.get().is_null() } {
+        return false;
+    }
+    // SAFETY: as above.
+    let m = unsafe { &*m };
+    if m.shared.config.park_stacks {
+        crate::dump::record_park_stack();
+    }
     let unlock: *mut (dyn FnMut() -> bool + '_) = unlock;
-    // SAFETY: g0 calls `unlock` before this goroutine can resume, while the
-    // closure is still alive on this goroutine's stack; erasing its lifetime
-    // is therefore sound. We are a goroutine (park checked in_goroutine).
+    // SAFETY: g0, or the goroutine switched to, calls `unlock` before this
+    // goroutine can resume, while the closure is still alive on this
+    // goroutine's stack; erasing its lifetime is therefore sound. We are a
+    // goroutine, so CURRENT and curg are set; `m` is not used after a
+    // switch (we may resume on another M).
     unsafe {
         let unlock: *mut (dyn FnMut() -> bool + 'static) = std::mem::transmute(unlock);
-        switch_to_g0(Action::Park(reason, unlock));
+        // Both g0 and a direct switch use the P (if the M still holds one:
+        // Go mode may have taken it, `hold.rs`).
+        let held = enter_runtime().is_some();
+        if passing && held {
+            if let Some(next) = m.next_for_direct_switch() {
+                let to = (*next.ctx.get()).sp;
+                let next = next.into_raw();
+                let prev = m.curg.replace(next);
+                let rec = DirectPark {
+                    m,
+                    prev,
+                    reason,
+                    unlock,
+                    next,
+                };
+                // `to` is the context of a goroutine that has started (it
+                // was saved by a switch away from it), resumed only here:
+                // we took it off runnext. Its stack is owned by its G,
+                // which the record keeps alive.
+                let from = arch::switch_ret(
+                    ptr::addr_of_mut!((*(*prev).ctx.get()).sp),
+                    to,
+                    &rec as *const DirectPark as usize,
+                );
+                resumed(from);
+                return true;
+            }
+        }
+        switch_to_g0_entered(Action::Park(reason, unlock, passing));
+    }
+    true
+}
+
+/// What a goroutine parking by a direct switch leaves to the goroutine it
+/// switches to. On the parking goroutine's stack, which stays intact until
+/// `unlock` has run; [`finish_direct_park`] copies it out first.
+struct DirectPark {
+    /// The M: the switch does not leave its thread.
+    m: *const MLocal,
+    /// The parking goroutine: the scheduler's reference (`into_raw`).
+    prev: *const G,
+    reason: WaitReason,
+    unlock: *mut (dyn FnMut() -> bool + 'static),
+    /// The goroutine switched to, already in `curg`.
+    next: *const G,
+}
+
+/// Runs on the stack of the goroutine a parking one switched to directly,
+/// before it returns into its own code: what g0 does after a park (record
+/// it, run `unlock`, requeue the goroutine if the park was cancelled), then
+/// what g0 does before running a goroutine.
+///
+/// # Safety
+/// `rec` is the [`DirectPark`] the parking goroutine passed to this switch.
+#[inline(never)]
+unsafe fn finish_direct_park(rec: *const DirectPark) {
+    // SAFETY: the record is intact until unlock runs, and we copy it out
+    // first. The switch happened on this thread, so the record's M is this
+    // thread's MLocal; the references in the record are ours.
+    unsafe {
+        let DirectPark {
+            m,
+            prev,
+            reason,
+            unlock,
+            next,
+        } = ptr::read(rec);
+        let m = &*m;
+        // What follows is g0's work, and runs as on g0: with no current
+        // goroutine, so that runtime calls from `unlock` (a `ready`) take
+        // g0's paths and do not mark the M as back in goroutine code
+        // (`hold.rs`) while it still uses the P.
+        m.curg.set(ptr::null());
+        let p = m.p();
+        p.preempt.store(false, Ordering::Relaxed);
+        let prev = GRef::from_raw(prev);
+        if m.park_switched_out(p, &prev, reason, unlock) {
+            // park_passing: the waiter's wake takes this reference over.
+            std::mem::forget(prev);
+        } else {
+            // Cancelled: runnable at once. `next` has taken its turn, so
+            // `prev` runs right after it.
+            prev.set_state(RUNNABLE, WaitReason::None);
+            let (overflow, stealable) = p.put(prev, true);
+            if let Some(batch) = overflow {
+                m.shared.global.push_batch(batch);
+            }
+            if stealable {
+                m.shared.wakep();
+            }
+        }
+        m.curg.set(next);
+        m.running(p, &*next);
     }
 }
 
@@ -438,7 +597,9 @@ pub(crate) fn yield_current() {
 }
 
 /// First code of every goroutine, on its own stack.
-unsafe extern "sysv64" fn goroutine_main(g: usize, _first: usize) -> ! {
+unsafe extern "sysv64" fn goroutine_main(g: usize, first: usize) -> ! {
+    // Only g0 starts goroutines (next_for_direct_switch skips new ones).
+    debug_assert_eq!(first, 0);
     let g = g as *const G;
     // SAFETY: execute passes a G that it keeps alive while it runs, and runs
     // it once.
@@ -537,28 +698,31 @@ impl MLocal {
         }
     }
 
-    /// Runs `g` until it yields, parks or exits.
+    /// Runs `g` until it yields, parks or exits. While a goroutine runs,
+    /// the scheduler's reference to it is in `curg` (`into_raw`): a
+    /// goroutine parking with a direct switch hands the M to the next one
+    /// without g0 (`park_current`), so whoever switches back to g0 is the
+    /// goroutine in `curg`, not necessarily `g`.
     fn execute(&self, g: GRef) {
         let shared = &*self.shared;
-        let ctx = g.ctx.get();
         // SAFETY: a runnable G's context belongs to whoever dequeued it: us.
-        if unsafe { (*ctx).stack.is_none() } && !self.start_goroutine(&g, self.p()) {
+        if unsafe { (*g.ctx.get()).stack.is_none() } && !self.start_goroutine(&g, self.p()) {
             return;
         }
+        let mut g = g;
         loop {
-            let p = self.p();
-            g.set_state(RUNNING, WaitReason::None);
-            self.curg.set(g.as_ptr());
-            self.preempt.set(&p.preempt);
-            p.bump(&p.switches);
-            p.curg.store(g.id, Ordering::Relaxed);
-            crate::trace::run(g.id, p.id, self.me.id);
-            hold::leave(&p.user_code);
-            // SAFETY: ctx.sp is a context saved by switch or made by
-            // init_stack, not resumed since; its stack is owned by `g`, which
-            // we keep alive. g0_sp is ours to write.
-            unsafe { arch::switch(self.g0_sp.as_ptr(), (*ctx).sp, 0) };
-            self.curg.set(ptr::null());
+            self.running(self.p(), &g);
+            // SAFETY: the context is ours while the goroutine is runnable.
+            let to = unsafe { (*g.ctx.get()).sp };
+            self.curg.set(g.into_raw());
+            // SAFETY: `to` is a context saved by switch or made by
+            // init_stack, not resumed since; its stack is owned by the G,
+            // which curg keeps alive. g0_sp is ours to write.
+            unsafe { arch::switch(self.g0_sp.as_ptr(), to, 0) };
+            // SAFETY: every switch back to g0 leaves the scheduler's
+            // reference to the goroutine that made it in curg.
+            g = unsafe { GRef::from_raw(self.curg.replace(ptr::null())) };
+            let ctx = g.ctx.get();
             self.preempt.set(ptr::null());
             let action = self.action.replace(Action::None);
             if self.p.get() == NO_P {
@@ -584,19 +748,15 @@ impl MLocal {
                     }
                     return;
                 }
-                Action::Park(reason, unlock) => {
-                    crate::trace::park(g.id, reason.as_str());
-                    g.set_state(super::g::WAITING, reason);
-                    g.parked_at
-                        .store(shared.coarse_now.load(Ordering::Relaxed), Ordering::Relaxed);
-                    if !g.registered.load(Ordering::Relaxed) {
-                        g.registered.store(true, Ordering::Relaxed);
-                        p.registry.add(g.clone());
-                    }
+                Action::Park(reason, unlock, passing) => {
                     // SAFETY: the closure lives on the parked goroutine's
                     // stack, which stays intact until it is resumed, and it
                     // cannot be resumed before unlock has run.
-                    if unsafe { (*unlock)() } {
+                    if unsafe { self.park_switched_out(p, &g, reason, unlock) } {
+                        if passing {
+                            // The waiter's wake takes this reference over.
+                            std::mem::forget(g);
+                        }
                         return; // a Waiter owns the wake-up now
                     }
                 }
@@ -615,6 +775,90 @@ impl MLocal {
                 Action::None => unreachable!("goroutine switched to g0 without an action"),
             }
         }
+    }
+
+    /// What is recorded before `g` runs on `p` (the caller then puts it in
+    /// curg and switches to it).
+    fn running(&self, p: &P, g: &G) {
+        g.set_state(RUNNING, WaitReason::None);
+        self.preempt.set(&p.preempt);
+        p.bump(&p.switches);
+        p.curg.store(g.id, Ordering::Relaxed);
+        crate::trace::run(g.id, p.id, self.me.id);
+        // Last: from here on the M does not touch the P until the goroutine
+        // calls into the runtime again (`hold.rs`).
+        hold::leave(&p.user_code);
+    }
+
+    /// The park of `g`, which has switched out: record it, then run
+    /// `unlock`. False if `unlock` cancelled the park.
+    ///
+    /// # Safety
+    /// `unlock` is the park's closure, alive on `g`'s stack, and `g` cannot
+    /// resume before it has run.
+    unsafe fn park_switched_out(
+        &self,
+        p: &P,
+        g: &GRef,
+        reason: WaitReason,
+        unlock: *mut (dyn FnMut() -> bool + 'static),
+    ) -> bool {
+        // Checked here too so that the name is looked up only when tracing.
+        if crate::trace::is_recording() {
+            crate::trace::park(g.id, reason.as_str());
+        }
+        g.set_state(super::g::WAITING, reason);
+        g.parked_at.store(
+            self.shared.coarse_now.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        if !g.registered.load(Ordering::Relaxed) {
+            g.registered.store(true, Ordering::Relaxed);
+            p.registry.add(g.clone());
+        }
+        // SAFETY: per the caller's contract.
+        unsafe { (*unlock)() }
+    }
+
+    /// For a goroutine about to park with a direct switch: the goroutine to
+    /// switch to, taken from `runnext`, if g0 would run it next and has
+    /// nothing to do first. That is: no shutdown; not the schedule that
+    /// looks at the global queue first (this counts as a schedule, as in
+    /// `find_runnable`, so every 61st goes through g0); no due timer on the
+    /// P; and a goroutine in `runnext` that has started (a new one gets its
+    /// stack from g0). In pinned mode a started goroutine in this P's
+    /// `runnext` is homed on the P, whose one M we are: it stays on its
+    /// thread.
+    fn next_for_direct_switch(&self) -> Option<GRef> {
+        let shared = &*self.shared;
+        if shared.is_shut_down() {
+            return None;
+        }
+        let p = self.p();
+        // SAFETY: a running goroutine's M holds the P; the borrow ends at once.
+        let tick = unsafe { p.local() }.schedtick.wrapping_add(1);
+        if tick % 61 == 0 {
+            return None;
+        }
+        let timer = p.timers.next();
+        if timer != crate::time::heap::NONE && timer <= shared.now() {
+            return None;
+        }
+        let g = p.take_runnext()?;
+        // SAFETY: a runnable G's context belongs to whoever dequeued it: us.
+        if unsafe { (*g.ctx.get()).stack.is_none() } {
+            // SAFETY: we hold the P; `runnext` is empty, so this puts it
+            // back and nothing else.
+            unsafe { p.put(g, true) };
+            return None;
+        }
+        debug_assert!(matches!(g.home.load(Ordering::Relaxed), h if h == NO_HOME || h == p.id));
+        // SAFETY: as above.
+        unsafe {
+            p.local().schedtick = tick;
+            p.publish_local_len();
+        }
+        Some(g)
     }
 
     /// Gives a goroutine about to run for the first time its stack and home.
@@ -675,20 +919,17 @@ impl MLocal {
                 g.set_state(RUNNABLE, WaitReason::None);
                 shared.global.push(g);
             }
-            Action::Park(reason, unlock) => {
-                crate::trace::park(g.id, reason.as_str());
-                g.set_state(super::g::WAITING, reason);
-                g.parked_at
-                    .store(shared.coarse_now.load(Ordering::Relaxed), Ordering::Relaxed);
-                if !g.registered.load(Ordering::Relaxed) {
-                    g.registered.store(true, Ordering::Relaxed);
-                    // Registries have their own locks; any P's will do.
-                    shared.ps[0].registry.add(g.clone());
-                }
+            Action::Park(reason, unlock, passing) => {
+                // Registries have their own locks; any P's will do.
                 // SAFETY: as in execute: the closure lives on the parked
                 // goroutine's stack, intact until it is resumed, which
                 // cannot happen before unlock has run.
-                if !unsafe { (*unlock)() } {
+                if unsafe { self.park_switched_out(&shared.ps[0], &g, reason, unlock) } {
+                    if passing {
+                        // The waiter's wake takes this reference over.
+                        std::mem::forget(g);
+                    }
+                } else {
                     // Not parked after all: run it again, elsewhere.
                     g.set_state(RUNNABLE, WaitReason::None);
                     shared.global.push(g);

@@ -178,7 +178,7 @@ impl P {
     }
 
     /// The holder takes `runnext`.
-    fn take_runnext(&self) -> Option<GRef> {
+    pub(crate) fn take_runnext(&self) -> Option<GRef> {
         // Acquire: the goroutine's state, published by whoever put it.
         let g = self.runnext.swap(std::ptr::null_mut(), Ordering::Acquire);
         // SAFETY: a non-null slot held a reference from `into_raw`, which
@@ -252,7 +252,19 @@ impl P {
     ///
     /// # Safety
     /// The caller's M must hold this P.
+    #[inline]
     pub(crate) unsafe fn put(&self, g: GRef, next: bool) -> (Option<Overflow>, bool) {
+        // The common case of `ready` (a channel partner), inline so that its
+        // caller sees the constant result. Only the holder fills the slot (a
+        // stealer only empties it), so an empty slot stays empty until this
+        // store. Release publishes the goroutine to a stealer's CAS.
+        if next && self.runnext.load(Ordering::Relaxed).is_null() {
+            self.runnext
+                .store(g.into_raw() as *mut G, Ordering::Release);
+            // SAFETY: per the caller's contract.
+            unsafe { self.publish_local_len() };
+            return (None, false);
+        }
         // SAFETY: per the caller's contract.
         let r = unsafe { self.put_inner(g, next) };
         // SAFETY: as above.
@@ -329,8 +341,9 @@ mod loom_models {
         super::super::g::new_task(|| (), id, std::ptr::null(), std::panic::Location::caller()).0
     }
 
-    /// The holder puts two goroutines through `runnext` (the second
-    /// displaces the first into the ring) and drains its queues while
+    /// The holder puts two goroutines through `runnext` (the first into the
+    /// empty slot by a plain store, the second displacing it into the ring
+    /// by a swap) and drains its queues while
     /// sysmon steals `runnext`: each goroutine comes out exactly once, and
     /// every reference is released (loom checks the frees).
     #[test]

@@ -12,14 +12,31 @@
 //! The protocol, as in Go's `gopark(unlockf, ...)`:
 //! 1. The caller creates a `Waiter`, publishes it (usually in a wait queue,
 //!    under a lock), and calls `park(reason, unlock)`.
-//! 2. For a goroutine, `unlock` runs on the M's scheduler stack *after* the
-//!    goroutine has switched out. So a waker, which can only find the waiter
-//!    once `unlock` released the lock, never readies a goroutine that is
-//!    still running. For a thread, `unlock` runs before it sleeps.
+//! 2. For a goroutine, `unlock` runs *after* the goroutine has switched
+//!    out: on the M's scheduler stack (g0), or, for [`park_passing`], on
+//!    the stack of the goroutine the M switched to directly (`m.rs`,
+//!    `park_current`), before that one runs its own code. So a waker, which
+//!    can only find the waiter once `unlock` released the lock, never
+//!    readies a goroutine that is still running. For a thread, `unlock`
+//!    runs before it sleeps.
 //! 3. `unlock` returns `false` to cancel the park (the condition it waited
-//!    for already holds); the goroutine resumes at once.
+//!    for already holds); the goroutine resumes at once, or, after a direct
+//!    switch, as soon as the goroutine switched to stops (it is put in
+//!    `runnext`).
 //! 4. Every park that was not cancelled is ended by exactly one `wake` of its
 //!    waiter. Waking a goroutine that is not parked is a fatal error.
+//!
+//! A goroutine's waiter from [`Waiter::current`] holds a reference of its
+//! own. A waiter from [`Waiter::current_passing`], for a park through
+//! [`park_passing`], holds none: a park that is not cancelled leaves the
+//! scheduler's reference with the parked goroutine (the M does not drop
+//! it), and the wake passes that reference on to a run queue. So the wait
+//! costs no reference-count traffic, and a waiter dropped unwoken (its park
+//! was cancelled, or never happened) does nothing. Only a protocol that
+//! wakes exactly when the park was not cancelled may use it (`chan/wait.rs`
+//! wakes only after seeing its `PARKED` flag, which `unlock` sets, or which
+//! is set before the wait is published when the park cannot be
+//! cancelled).
 
 use super::g::{GRef, WaitReason};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,15 +45,41 @@ use std::time::Duration;
 
 /// What to wake.
 pub(crate) enum Waiter {
-    Goroutine(GRef),
+    Goroutine(GoroutineWaiter),
     Thread(Arc<Parker>),
 }
+
+/// A goroutine to wake.
+pub(crate) enum GoroutineWaiter {
+    /// With a reference of its own.
+    Counted(GRef),
+    /// Parked through [`park_passing`], without a reference of its own
+    /// (module docs).
+    Passing(PassingRef),
+}
+
+/// A goroutine, without a reference of its own (module docs).
+pub(crate) struct PassingRef(*const super::g::G);
+
+// SAFETY: a G is Send + Sync; the pointer is only turned into the
+// scheduler's reference by the one wake of a park that was not cancelled.
+unsafe impl Send for PassingRef {}
 
 impl Waiter {
     /// The current goroutine, or the current thread.
     pub(crate) fn current() -> Waiter {
         match super::m::current_g() {
-            Some(g) => Waiter::Goroutine(g),
+            Some(g) => Waiter::Goroutine(GoroutineWaiter::Counted(g)),
+            None => Waiter::Thread(THREAD_PARKER.with(|p| p.clone())),
+        }
+    }
+
+    /// The current goroutine, for a park through [`park_passing`], or the
+    /// current thread.
+    #[inline]
+    pub(crate) fn current_passing() -> Waiter {
+        match super::m::running_g_ptr() {
+            Some(g) => Waiter::Goroutine(GoroutineWaiter::Passing(PassingRef(g))),
             None => Waiter::Thread(THREAD_PARKER.with(|p| p.clone())),
         }
     }
@@ -44,7 +87,15 @@ impl Waiter {
     /// Ends the park this waiter was created for.
     pub(crate) fn wake(self) {
         match self {
-            Waiter::Goroutine(g) => super::ready(g),
+            Waiter::Goroutine(GoroutineWaiter::Counted(g)) => super::ready(g),
+            Waiter::Goroutine(GoroutineWaiter::Passing(g)) => {
+                // SAFETY: a Passing waiter is woken only to end a park
+                // through park_passing that was not cancelled (module docs);
+                // such a park left the scheduler's reference with the parked
+                // goroutine, which stays parked, and so alive, until this
+                // wake takes the reference over.
+                super::ready(unsafe { GRef::from_raw(g.0) })
+            }
             Waiter::Thread(p) => {
                 if p.counted.swap(false, Ordering::SeqCst) {
                     super::deadlock::THREADS_PARKED.fetch_sub(1, Ordering::SeqCst);
@@ -63,27 +114,39 @@ thread_local! {
 /// Parks the current goroutine, or blocks the current thread, until the
 /// waiter published before this call is woken. See the module docs.
 pub(crate) fn park(reason: WaitReason, unlock: impl FnOnce() -> bool) {
-    if super::m::in_goroutine() {
-        if super::m::park_stacks_wanted() {
-            crate::dump::record_park_stack();
-        }
-        let mut unlock = Some(unlock);
-        let mut call = move || (unlock.take().expect("unlock runs once"))();
-        super::m::park_current(reason, &mut call);
-    } else {
-        THREAD_PARKER.with(|p| {
-            // Counted before `unlock` publishes us, so "counted" always
-            // means "not yet woken" (deadlock.rs).
-            p.counted.store(true, Ordering::SeqCst);
-            super::deadlock::THREADS_PARKED.fetch_add(1, Ordering::SeqCst);
-            super::deadlock::THREAD_EVENTS.fetch_add(1, Ordering::SeqCst);
-            if unlock() {
-                p.park();
-            } else if p.counted.swap(false, Ordering::SeqCst) {
-                super::deadlock::THREADS_PARKED.fetch_sub(1, Ordering::SeqCst);
-            }
-        });
+    park_inner(reason, unlock, false);
+}
+
+/// [`park`] for a waiter from [`Waiter::current_passing`]: unless `unlock`
+/// cancels it, the park leaves the scheduler's reference to the goroutine
+/// for the wake to take (module docs). `unlock` must be short (a flag, a
+/// lock release, wakes): it may run on the stack of the goroutine the M
+/// switches to next.
+#[inline]
+pub(crate) fn park_passing(reason: WaitReason, unlock: impl FnOnce() -> bool) {
+    park_inner(reason, unlock, true);
+}
+
+#[inline]
+fn park_inner(reason: WaitReason, unlock: impl FnOnce() -> bool, passing: bool) {
+    let mut unlock = Some(unlock);
+    let mut call = move || (unlock.take().expect("unlock runs once"))();
+    if super::m::park_current(reason, &mut call, passing) {
+        return;
     }
+    // A plain thread.
+    THREAD_PARKER.with(|p| {
+        // Counted before `unlock` publishes us, so "counted" always
+        // means "not yet woken" (deadlock.rs).
+        p.counted.store(true, Ordering::SeqCst);
+        super::deadlock::THREADS_PARKED.fetch_add(1, Ordering::SeqCst);
+        super::deadlock::THREAD_EVENTS.fetch_add(1, Ordering::SeqCst);
+        if call() {
+            p.park();
+        } else if p.counted.swap(false, Ordering::SeqCst) {
+            super::deadlock::THREADS_PARKED.fetch_sub(1, Ordering::SeqCst);
+        }
+    });
 }
 
 /// Whether the caller runs in a goroutine (rather than on a plain thread).
