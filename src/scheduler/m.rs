@@ -216,7 +216,7 @@ pub(crate) fn with_p<R>(shared: *const Shared, f: impl FnOnce(&P) -> R) -> Optio
         return (m.p.get() != NO_P).then(|| f(m.p()));
     }
     // A goroutine: make sure the P is still ours (Go mode may retake it).
-    let m = enter_runtime()?;
+    let m = enter_runtime(m)?;
     let p = m.p();
     let r = f(p);
     hold::leave(&p.user_code);
@@ -232,11 +232,10 @@ pub(crate) fn with_p<R>(shared: *const Shared, f: impl FnOnce(&P) -> R) -> Optio
 /// for a P while holding one could stop the Ms holding every P. Pair a Some
 /// with `hold::leave` on the M's P before going back to goroutine code (a
 /// switch to g0 needs no pairing: g0 is runtime code).
-fn enter_runtime() -> Option<&'static MLocal> {
-    // SAFETY: called by a running goroutine, so CURRENT is live. The MLocal
-    // outlives every goroutine it runs, and nothing here switches; 'static
-    // stands for "while we stay on it".
-    let m = unsafe { &*current_m() };
+///
+/// `m` is the caller's M, read after its last switch.
+#[inline]
+fn enter_runtime(m: &MLocal) -> Option<&MLocal> {
     if m.p.get() == NO_P {
         // Running without a P since an earlier call.
         return m.regain_p().then_some(m);
@@ -298,21 +297,23 @@ pub(crate) fn running_stack() -> Option<RunningStack> {
 /// # Safety
 /// Must be called by a goroutine (`in_goroutine()`).
 unsafe fn switch_to_g0(action: Action) {
+    let m = current_m();
     if !matches!(action, Action::SyscallNoP) {
         // g0 will use the P, if the M still holds one (else it finishes
         // without, `finish_without_p`).
-        let _ = enter_runtime();
+        // SAFETY: the caller is a goroutine, so CURRENT is live.
+        let _ = enter_runtime(unsafe { &*m });
     }
     // SAFETY: per our contract.
-    unsafe { switch_to_g0_entered(action) }
+    unsafe { switch_to_g0_entered(m, action) }
 }
 
-/// [`switch_to_g0`] for a caller that has entered the runtime already.
+/// [`switch_to_g0`] for a caller that has entered the runtime already, on
+/// M `m`.
 ///
 /// # Safety
-/// Must be called by a goroutine, after [`enter_runtime`].
-unsafe fn switch_to_g0_entered(action: Action) {
-    let m = current_m();
+/// Must be called by a goroutine, after [`enter_runtime`], with its M.
+unsafe fn switch_to_g0_entered(m: *const MLocal, action: Action) {
     // SAFETY: the caller is a goroutine, so CURRENT and curg are set. The
     // MLocal is not touched after the switch: we may resume on another M.
     unsafe {
@@ -373,7 +374,7 @@ pub(crate) fn park_current(
         let unlock: *mut (dyn FnMut() -> bool + 'static) = std::mem::transmute(unlock);
         // Both g0 and a direct switch use the P (if the M still holds one:
         // Go mode may have taken it, `hold.rs`).
-        let held = enter_runtime().is_some();
+        let held = enter_runtime(m).is_some();
         if passing && held {
             if let Some(next) = m.next_for_direct_switch() {
                 let to = (*next.ctx.get()).sp;
@@ -399,7 +400,7 @@ pub(crate) fn park_current(
                 return true;
             }
         }
-        switch_to_g0_entered(Action::Park(reason, unlock, passing));
+        switch_to_g0_entered(m, Action::Park(reason, unlock, passing));
     }
     true
 }
@@ -500,7 +501,7 @@ pub(crate) fn enter_syscall() -> Option<InlineSyscall> {
             return None;
         }
         // Without a P, the blocking pool runs the call.
-        let ml = enter_runtime()?;
+        let ml = enter_runtime(ml)?;
         let m: *const MLocal = ml;
         let g = ml.curg.get();
         let p = ml.p();
@@ -1018,16 +1019,8 @@ impl MLocal {
                 shared.idle.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
             if self.spinning.get() {
-                if let Some(g) = self.steal(p) {
+                if let Some(g) = self.steal(p).or_else(|| self.spin_for_work(p)) {
                     return Some(g);
-                }
-                // With network waiters, work comes through the poller, which
-                // the timed spin does not watch: sleep (in the poller, if
-                // nobody is) rather than burn a core the sockets' peers need.
-                if !super::netpoll::network_waiters() {
-                    if let Some(g) = self.spin_for_work(p) {
-                        return Some(g);
-                    }
                 }
             }
             // Nothing anywhere: give up the P (idle.rs step 4), after firing
