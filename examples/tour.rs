@@ -12,6 +12,7 @@ use goroutines::sync::{Mutex, WaitGroup};
 use goroutines::time::sleep;
 use goroutines::{go, select, Runtime};
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -553,6 +554,46 @@ fn go_mode() {
         .unwrap();
     let moved = count_thread_changes(&rt, false);
     println!("{moved}/100 goroutines were resumed on another thread at least once");
+
+    // A goroutine that spins without a single runtime call, on the only P.
+    // Go mode's sysmon gives the P (and the sleeper's overdue timer) to
+    // another M; the hog spins on, on its own thread.
+    // SAFETY: these goroutines hold nothing thread-affine across a park.
+    let rt = unsafe { Runtime::builder().migrate_goroutines() }
+        .max_procs(1)
+        .build()
+        .unwrap();
+    let (naps, worst) = rt.run(|| {
+        let spinning = Arc::new(AtomicBool::new(true));
+        let sleeper = go({
+            let spinning = spinning.clone();
+            move || {
+                let (mut naps, mut worst) = (0, Duration::ZERO);
+                while spinning.load(Ordering::Relaxed) {
+                    let start = Instant::now();
+                    sleep(Duration::from_millis(1));
+                    worst = worst.max(start.elapsed().saturating_sub(Duration::from_millis(1)));
+                    naps += 1;
+                }
+                (naps, worst)
+            }
+        });
+        sleep(Duration::from_millis(5));
+        go(move || {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(100) {
+                std::hint::spin_loop();
+            }
+            spinning.store(false, Ordering::Relaxed);
+        });
+        sleeper.join().unwrap()
+    });
+    println!(
+        "GOMAXPROCS=1, a goroutine spins 100 ms without a runtime call: a 1 ms sleeper woke {naps} times \
+         (worst {:.1} ms late); sysmon took the hog's P {} time(s)",
+        worst.as_secs_f64() * 1e3,
+        rt.stats().retakes
+    );
 }
 
 fn observability() {
