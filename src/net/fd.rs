@@ -17,17 +17,6 @@
 //! so the socket is as usable afterwards as after a timeout. Waiting for
 //! the op lock (another operation in the same direction) is not cut short.
 //!
-//! Stream reads (`read_stream`): a TCP `recv` that returns fewer bytes
-//! than asked (but some) has emptied the receive queue, so the next read
-//! on the handle expects `EAGAIN` and parks on the poller without calling
-//! `recv` first, as tokio does; when the poller wakes it, it reads. A
-//! request-response connection then makes one `recv` per message instead
-//! of two. Any other operation in the read direction forgets the hint, and
-//! it is not trusted once the poller reported end of stream, an error or
-//! urgent data (`poll_desc.rs` says why that keeps every byte reachable).
-//! Unix stream sockets do not use it: their reads also stop short at a
-//! message that carries descriptors or other credentials.
-//!
 //! Close (drop): mark the PollDesc closing and wake its waiters with an
 //! error, take both op locks (so no operation is in flight), deregister
 //! from epoll, then close the descriptor, then free the PollDesc. In safe
@@ -58,30 +47,6 @@ pub(crate) struct PollFd<S: AsRawFd> {
     /// `set_nonblocking(true)`: return `WouldBlock` instead of parking.
     /// Relaxed, as above.
     nonblocking: AtomicBool,
-    /// The last read came back short, so the receive queue was empty (see
-    /// the module docs). Touched only by the holder of the read op lock,
-    /// which orders it: Relaxed.
-    read_drained: AtomicBool,
-}
-
-/// Stream sockets, and whether a short read means the receive queue is
-/// empty.
-pub(crate) trait StreamSocket {
-    /// True if a read that returns fewer bytes than asked, but some, left
-    /// nothing that a new edge will not announce (see the module docs).
-    const SHORT_READ_DRAINS: bool;
-}
-
-impl StreamSocket for std::net::TcpStream {
-    /// `tcp_recvmsg` stops early only at the end of the queue, at a FIN or
-    /// at the urgent mark; the poller reports the last two (`read_final`).
-    const SHORT_READ_DRAINS: bool = true;
-}
-
-impl StreamSocket for std::os::unix::net::UnixStream {
-    /// A read stops at a message carrying descriptors or different
-    /// credentials, with bytes behind it and no new edge.
-    const SHORT_READ_DRAINS: bool = false;
 }
 
 impl<S: AsRawFd> PollFd<S> {
@@ -94,7 +59,6 @@ impl<S: AsRawFd> PollFd<S> {
             read_timeout: AtomicU64::new(NO_TIMEOUT),
             write_timeout: AtomicU64::new(NO_TIMEOUT),
             nonblocking: AtomicBool::new(false),
-            read_drained: AtomicBool::new(false),
         })
     }
 
@@ -128,7 +92,7 @@ impl<S: AsRawFd> PollFd<S> {
         timeout: Option<Duration>,
         op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io_inner(dir, timeout, None, false, op)
+        self.io_inner(dir, timeout, None, op)
     }
 
     /// As [`io`](Self::io), ending early with `ctx`'s error once it is done
@@ -143,47 +107,14 @@ impl<S: AsRawFd> PollFd<S> {
             return Err(e.into());
         }
         let timeout = self.timeout(dir);
-        self.io_inner(dir, timeout, Some(ctx), false, op)
+        self.io_inner(dir, timeout, Some(ctx), op)
     }
 
-    /// A stream read into `len` bytes (`op` reads at most that many): as
-    /// [`io`](Self::io) or, with `ctx`, [`io_context`](Self::io_context),
-    /// and may park before the first `recv` (see the module docs).
-    pub(crate) fn read_stream(
-        &self,
-        len: usize,
-        ctx: Option<&Context>,
-        mut op: impl FnMut(&S) -> io::Result<usize>,
-    ) -> io::Result<usize>
-    where
-        S: StreamSocket,
-    {
-        if let Some(e) = ctx.and_then(Context::err) {
-            return Err(e.into());
-        }
-        let timeout = self.timeout(Dir::Read);
-        let drained = &self.read_drained;
-        // `op` runs under the read op lock, so the hint is set by the
-        // holder that saw the short read.
-        self.io_inner(Dir::Read, timeout, ctx, S::SHORT_READ_DRAINS, |s| {
-            let r = op(s);
-            if let Ok(n) = r {
-                if S::SHORT_READ_DRAINS && n > 0 && n < len {
-                    drained.store(true, Relaxed);
-                }
-            }
-            r
-        })
-    }
-
-    /// The loop of the module docs. `drain_hint`: the operation is a stream
-    /// read that may act on `read_drained`.
     fn io_inner<R>(
         &self,
         dir: Dir,
         timeout: Option<Duration>,
         ctx: Option<&Context>,
-        drain_hint: bool,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
         // An operation that never has to wait would otherwise never yield:
@@ -191,23 +122,14 @@ impl<S: AsRawFd> PollFd<S> {
         crate::scheduler::m::preempt_point();
         let _op = self.pd.half(dir).op.lock();
         let mut deadline: Option<Instant> = None;
-        // Every read-direction operation forgets the hint; only a stream
-        // read that finds it may act on it (module docs).
-        let mut expect_eagain = dir == Dir::Read
-            && self.read_drained.swap(false, Relaxed)
-            && drain_hint
-            && !self.nonblocking.load(Relaxed)
-            && !self.pd.read_final();
         loop {
             if self.pd.is_closing() {
                 return Err(poll_desc::closed_error());
             }
-            if !std::mem::take(&mut expect_eagain) {
-                match op(&self.sock) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => return r,
-                }
+            match op(&self.sock) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
             }
             if self.nonblocking.load(Relaxed) {
                 return Err(io::Error::from_raw_os_error(libc::EAGAIN));

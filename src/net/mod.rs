@@ -109,21 +109,21 @@ pub fn lookup_host(host: &str) -> io::Result<Vec<SocketAddr>> {
 
 /// `Read`/`Write` for a stream type and its shared reference, plus
 /// [`impl_fd_traits`]. The type has a field `inner: PollFd<S>` where
-/// `&S: Read + Write` and `S: StreamSocket` (`fd.rs`).
+/// `&S: Read + Write`.
 macro_rules! impl_stream_io {
     ($ty:ty) => {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner
-                    .read_stream(buf.len(), None, |mut s| std::io::Read::read(&mut s, buf))
+                self.inner.io($crate::net::poll_desc::Dir::Read, |mut s| {
+                    std::io::Read::read(&mut s, buf)
+                })
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                let len = bufs.iter().map(|b| b.len()).sum();
-                self.inner.read_stream(len, None, |mut s| {
+                self.inner.io($crate::net::poll_desc::Dir::Read, |mut s| {
                     std::io::Read::read_vectored(&mut s, bufs)
                 })
             }

@@ -47,20 +47,6 @@
 //!
 //! At most one waiter per direction: the direction's [`OpLock`] serialises
 //! concurrent readers (or writers) of one socket, as Go's `fdMutex` does.
-//!
-//! Waiting without trying first (`fd.rs`: a TCP read that came back short
-//! drained the receive queue, so the next read parks before it calls
-//! `recv`). Sound only while every byte that can still be read has an edge
-//! that has not reached a waiter yet. New data always brings a new edge;
-//! what may not is something the kernel reported once and keeps: end of
-//! stream, an error, urgent data (a read stops short at the urgent mark
-//! with bytes behind it). So the poller sets `read_final` (SeqCst) before
-//! it touches the read slot for an event carrying any of those, and such a
-//! read checks it (SeqCst) after its last wait: a wait that consumed that
-//! event's wake-up or READY sees the flag (the poller's flag store precedes
-//! its slot access, which precedes the waiter's CAS on the slot in the
-//! single SeqCst order); an event not consumed yet is still on its way to
-//! the slot, and the park retries the read when it arrives.
 
 use super::op_lock::OpLock;
 use crate::context::Context;
@@ -127,10 +113,6 @@ pub(crate) struct PollDesc {
     pub(crate) seq: AtomicU32,
     /// The registered descriptor, for debugging (-1 when free).
     pub(crate) fd: AtomicI32,
-    /// Set (SeqCst) by the poller for an event reporting end of stream, an
-    /// error or urgent data; cleared when the cache hands the desc out
-    /// again. While set, a short read does not mean "drained" (module docs).
-    read_final: AtomicBool,
 }
 
 /// A parked waiter, shared by the slot, the waiter itself and its timer.
@@ -304,7 +286,6 @@ impl PollDesc {
             closing: AtomicBool::new(false),
             seq: AtomicU32::new(0),
             fd: AtomicI32::new(-1),
-            read_final: AtomicBool::new(false),
         }
     }
 
@@ -322,7 +303,6 @@ impl PollDesc {
         self.read.slot.store(EMPTY, SeqCst);
         self.write.slot.store(EMPTY, SeqCst);
         self.closing.store(false, SeqCst);
-        self.read_final.store(false, SeqCst);
         self.fd.store(fd, Relaxed);
     }
 
@@ -330,20 +310,8 @@ impl PollDesc {
         self.closing.load(SeqCst)
     }
 
-    /// Whether the poller has reported end of stream, an error or urgent
-    /// data for this descriptor, after which a short read may leave bytes
-    /// (or an end of stream) that no new edge will announce.
-    pub(crate) fn read_final(&self) -> bool {
-        self.read_final.load(SeqCst)
-    }
-
-    /// Readiness from the poller. `last` says the event reported end of
-    /// stream, an error or urgent data. Returns how many waiters it woke.
-    pub(crate) fn notify(&self, readable: bool, writable: bool, last: bool) -> usize {
-        if last {
-            // Before the slot is touched: see the module docs.
-            self.read_final.store(true, SeqCst);
-        }
+    /// Readiness from the poller. Returns how many waiters it woke.
+    pub(crate) fn notify(&self, readable: bool, writable: bool) -> usize {
         let mut n = 0;
         if readable && self.read.wake(OUT_READY) {
             n += 1;
@@ -561,7 +529,7 @@ mod tests {
     #[test]
     fn readiness_before_the_park_is_not_lost() {
         let pd = desc();
-        assert_eq!(pd.notify(true, false, false), 0);
+        assert_eq!(pd.notify(true, false), 0);
         assert_eq!(pd.wait(Dir::Read, None), Wait::Ready);
         let deadline = Instant::now() + Duration::from_millis(10);
         assert_eq!(pd.wait(Dir::Read, Some(deadline)), Wait::TimedOut);
@@ -582,7 +550,7 @@ mod tests {
                     let mut i = 0u64;
                     while !stop.load(Relaxed) {
                         for pd in &pds {
-                            pd.notify(true, i.is_multiple_of(3), false);
+                            pd.notify(true, i.is_multiple_of(3));
                         }
                         i += 1;
                         if i.is_multiple_of(8) {
@@ -630,74 +598,6 @@ mod tests {
             // Other tests may be waiting right now, so only an underflow (a
             // waiter uncounted twice) is certain to be a bug here.
             assert!(IO_WAITERS.load(SeqCst) < 1 << 20, "IO_WAITERS underflowed");
-        }
-    }
-}
-
-/// A loom model of the `read_final` handshake (module docs) on the slot's
-/// three states: a read that consumed readiness, read short, and then
-/// parks without trying must not sleep through an end-of-stream event the
-/// poller handled before that read. It models the protocol with loom's
-/// atomics rather than running `PollDesc`, whose atomics are std's. loom
-/// treats SeqCst accesses as AcqRel (its README), which loses the single
-/// order the argument rests on, so a SeqCst fence after each side's first
-/// access stands in for it.
-#[cfg(all(test, loom))]
-mod loom_models {
-    use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::SeqCst};
-    use crate::loom::sync::Arc;
-
-    const EMPTY: usize = 0;
-    const READY: usize = 1;
-    const NODE: usize = 2;
-
-    /// The slot starts READY (an earlier data event), or EMPTY. The poller
-    /// handles one final event; the reader consumes readiness, reads short,
-    /// and parks without a syscall unless it sees `read_final`. The reader
-    /// must never be left parked with nobody to wake it.
-    #[test]
-    fn loom_a_short_read_never_parks_past_a_final_event() {
-        for start in [READY, EMPTY] {
-            loom::model(move || {
-                let slot = Arc::new(AtomicUsize::new(start));
-                let last = Arc::new(AtomicBool::new(false));
-                let poller = {
-                    let (slot, last) = (slot.clone(), last.clone());
-                    loom::thread::spawn(move || {
-                        last.store(true, SeqCst);
-                        fence(SeqCst);
-                        // Half::wake with OUT_READY.
-                        loop {
-                            match slot.load(SeqCst) {
-                                READY => return,
-                                EMPTY => {
-                                    if slot.compare_exchange(EMPTY, READY, SeqCst, SeqCst).is_ok() {
-                                        return;
-                                    }
-                                }
-                                _ => {
-                                    if slot.compare_exchange(NODE, EMPTY, SeqCst, SeqCst).is_ok() {
-                                        return; // woke the reader
-                                    }
-                                }
-                            }
-                        }
-                    })
-                };
-                // The reader's wait consumed readiness (if any), it read
-                // short; its next read decides whether to park at once.
-                let _ = slot.compare_exchange(READY, EMPTY, SeqCst, SeqCst);
-                fence(SeqCst);
-                let parked = !last.load(SeqCst)
-                    && slot.compare_exchange(EMPTY, NODE, SeqCst, SeqCst).is_ok();
-                poller.join().unwrap();
-                if parked {
-                    // Either the poller's event came after the park and
-                    // took the node (woke it), or it is still owed: it is
-                    // not, here, so the node must be gone.
-                    assert_ne!(slot.load(SeqCst), NODE, "a final event was slept through");
-                }
-            });
         }
     }
 }

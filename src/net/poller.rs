@@ -10,8 +10,7 @@
 //! `find_runnable`, blocking from one idle M), which epoll_wait allows.
 //!
 //! Registration: every socket is added once, when it is created, for
-//! `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET` (`EPOLLPRI` so
-//! that urgent data is reported, see `poll_desc.rs` on `read_final`). Edge-triggered: the kernel
+//! `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`. Edge-triggered: the kernel
 //! reports a change once, and the `PollDesc` slot remembers it (READY)
 //! until a waiter consumes it, so readiness is never lost and level
 //! re-reporting never costs a wake-up. `epoll_ctl(ADD)` reports the state
@@ -139,8 +138,7 @@ impl Poller {
         pd.reset(fd);
         let seq = pd.seq.load(Relaxed) as u64 & 0xffff;
         let data = (pd as *const PollDesc).expose_provenance() as u64 | (seq << 48);
-        let events =
-            libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLPRI | libc::EPOLLET;
+        let events = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
         if let Err(e) = self.ctl(libc::EPOLL_CTL_ADD, fd, events, data) {
             self.release(pd);
             return Err(e);
@@ -218,8 +216,7 @@ impl Poller {
             let err = flags & (libc::EPOLLERR | libc::EPOLLHUP) != 0;
             let readable = err || flags & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI) != 0;
             let writable = err || flags & libc::EPOLLOUT != 0;
-            let last = err || flags & (libc::EPOLLRDHUP | libc::EPOLLPRI) != 0;
-            woken += pd.notify(readable, writable, last);
+            woken += pd.notify(readable, writable);
         }
         woken
     }

@@ -16,16 +16,6 @@
 //!    ([`waiter_added`]), so it moves into the poller.
 //! 5. sysmon polls if nobody has for [`FORCED_POLL`], so network waiters are
 //!    not starved by Ps that always have other work.
-//!
-//! The M blocked in the poller wakes goroutines from inside [`sleep`]; a
-//! P handed to that same M needs no eventfd write, since it re-checks its
-//! hand-off word as soon as the poll returns (`POLLING`, step 3).
-//!
-//! Tried and dropped: skipping `find_runnable`'s 50 µs spin while
-//! goroutines wait on the network (their work arrives through the poller,
-//! which the spin does not watch). It saved CPU on a loaded machine, but on
-//! an idle one it cost `tcp_echo` 10-25% (the spin catches the next request
-//! of a connection that just answered) and `http_hello` about 5%.
 
 use super::m::MShared;
 use crate::net::poller::{self, Poller};
@@ -39,21 +29,6 @@ static OWNER: AtomicBool = AtomicBool::new(false);
 static FUTEX_SLEEPERS: AtomicUsize = AtomicUsize::new(0);
 /// When anybody last polled, in nanoseconds since [`epoch`].
 static LAST_POLL: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Set on the thread blocked in the poller while it polls (in
-    /// [`sleep`]), so that it does not interrupt itself.
-    static POLLING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether the current thread is the one blocked in the poller, waking the
-/// goroutines of the events it got. Never inlined, like `m::current_m`: a
-/// goroutine may call it, and must not reuse a thread-local address
-/// across a switch.
-#[inline(never)]
-fn polling_here() -> bool {
-    POLLING.with(|p| p.get())
-}
 
 /// Waiters woken by the poller so far (for stats).
 pub(crate) static WOKEN: AtomicU64 = AtomicU64::new(0);
@@ -111,9 +86,7 @@ pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnO
             m.in_netpoll.store(true, Ordering::SeqCst);
             if !m.has_handoff() {
                 LAST_POLL.store(now(), Ordering::Relaxed);
-                POLLING.with(|polling| polling.set(true));
                 counted(crate::trace::netpoll(p.poll(timeout)));
-                POLLING.with(|polling| polling.set(false));
             }
             m.in_netpoll.store(false, Ordering::SeqCst);
             OWNER.store(false, Ordering::SeqCst);
@@ -125,14 +98,8 @@ pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnO
     FUTEX_SLEEPERS.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Step 3: wakes `m` out of the poller if it is blocked there. Not when the
-/// caller is that M, waking goroutines from the events it got: only the
-/// owner of the poller (one M at a time) sets its `in_netpoll`, and it
-/// re-reads its hand-off word and the shutdown flag once the poll returns.
+/// Step 3: wakes `m` out of the poller if it is blocked there.
 pub(crate) fn interrupt(m: &MShared) {
-    if polling_here() {
-        return;
-    }
     if m.in_netpoll.load(Ordering::SeqCst) {
         if let Some(p) = Poller::started() {
             p.wake();
