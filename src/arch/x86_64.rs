@@ -48,6 +48,33 @@ use core::arch::naked_asm;
 /// the `arg` of the first `switch` into it. It must never return.
 pub(crate) type Entry = unsafe extern "sysv64" fn(arg: usize, first: usize) -> !;
 
+/// The body both switches share: push the callee-saved registers (the
+/// return address is already on top), park this context (`[rdi] = rsp`),
+/// adopt the other one (`rsp = rsi`), pop its registers, and hand `arg`
+/// (`rdx`) over as the resumed side's return value. What remains on top
+/// of the new stack is the resumed side's return address.
+macro_rules! swap_contexts {
+    () => {
+        concat!(
+            "push rbp\n",
+            "push rbx\n",
+            "push r12\n",
+            "push r13\n",
+            "push r14\n",
+            "push r15\n",
+            "mov [rdi], rsp\n",
+            "mov rsp, rsi\n",
+            "pop r15\n",
+            "pop r14\n",
+            "pop r13\n",
+            "pop r12\n",
+            "pop rbx\n",
+            "pop rbp\n",
+            "mov rax, rdx\n",
+        )
+    };
+}
+
 /// Saves the running context, stores its stack pointer in `*save` and resumes
 /// the context whose stack pointer is `to`, which sees `arg` as the return
 /// value of its own call to `switch` (or as `first` of its [`Entry`]).
@@ -59,28 +86,11 @@ pub(crate) type Entry = unsafe extern "sysv64" fn(arg: usize, first: usize) -> !
 #[unsafe(naked)]
 pub(crate) unsafe extern "sysv64" fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
     naked_asm!(
-        // Callee-saved integer registers; the return address is already on top.
-        "push rbp",
-        "push rbx",
-        "push r12",
-        "push r13",
-        "push r14",
-        "push r15",
-        // Park this context, adopt the other one.
-        "mov [rdi], rsp",
-        "mov rsp, rsi",
-        "pop r15",
-        "pop r14",
-        "pop r13",
-        "pop r12",
-        "pop rbx",
-        "pop rbp",
-        // Hand `arg` over as the resumed side's return value, and jump to
-        // where the resumed side called `switch` from. `pop; jmp` rather
-        // than `ret`: the return-stack predictor would guess the caller of
-        // *this* switch, always wrong here; the indirect-branch predictor
-        // learns the alternation.
-        "mov rax, rdx",
+        swap_contexts!(),
+        // Jump to where the resumed side called `switch` from. `pop; jmp`
+        // rather than `ret`: the return-stack predictor would guess the
+        // caller of *this* switch, always wrong here; the indirect-branch
+        // predictor learns the alternation.
         "pop rcx",
         "jmp rcx",
     )
@@ -96,24 +106,7 @@ pub(crate) unsafe extern "sysv64" fn switch(save: *mut usize, to: usize, arg: us
 /// As for [`switch`].
 #[unsafe(naked)]
 pub(crate) unsafe extern "sysv64" fn switch_ret(save: *mut usize, to: usize, arg: usize) -> usize {
-    naked_asm!(
-        "push rbp",
-        "push rbx",
-        "push r12",
-        "push r13",
-        "push r14",
-        "push r15",
-        "mov [rdi], rsp",
-        "mov rsp, rsi",
-        "pop r15",
-        "pop r14",
-        "pop r13",
-        "pop r12",
-        "pop rbx",
-        "pop rbp",
-        "mov rax, rdx",
-        "ret",
-    )
+    naked_asm!(swap_contexts!(), "ret")
 }
 
 /// First code run on a fresh stack: calls `entry(arg, first)`.
