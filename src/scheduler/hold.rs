@@ -149,6 +149,29 @@ pub(crate) fn begin_syscall(sys: &AtomicU64, held: u64) -> u64 {
     word
 }
 
+/// The holder, back from an inline syscall that left the word at `word`
+/// (IN_SYSCALL): takes the P back, in the next epoch (so that sysmon never
+/// mistakes the next syscall for this one), unless sysmon retook it first.
+/// The new word if it did.
+pub(crate) fn end_syscall(sys: &AtomicU64, word: u64) -> Option<u64> {
+    let back = next_epoch(word);
+    // Acquire pairs with the holder's own Release in `begin_syscall`, or
+    // with nothing: nobody else used the P if the word is unchanged.
+    sys.compare_exchange(word, back, Ordering::Acquire, Ordering::Relaxed)
+        .ok()
+        .map(|_| back)
+}
+
+/// Sysmon's side of an inline syscall still at `word`: takes the P for
+/// another M, in the next epoch. False if the holder came back first.
+pub(crate) fn retake_syscall(sys: &AtomicU64, word: u64) -> bool {
+    debug_assert_eq!(state(word), IN_SYSCALL);
+    // AcqRel: the holder's use of the P before the syscall happens before
+    // the next holder's.
+    sys.compare_exchange(word, next_epoch(word), Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+}
+
 /// Sysmon's side: takes the P whose `sys` word read `held` from a holder
 /// running goroutine code. True if it did: the P is sysmon's to hand to
 /// another M, in the next epoch.
@@ -282,13 +305,9 @@ mod loom_models {
                             let word = begin_syscall(&p.sys, held);
                             p.disown();
                             // exit_syscall: take it back unless retaken.
-                            let back = next_epoch(word);
-                            if p.sys
-                                .compare_exchange(word, back, Ordering::Acquire, Ordering::Relaxed)
-                                .is_err()
-                            {
+                            let Some(back) = end_syscall(&p.sys, word) else {
                                 return false;
-                            }
+                            };
                             held = back;
                             p.own();
                         }
@@ -303,10 +322,7 @@ mod loom_models {
             if state(held) == HELD {
                 took = retake_running(&p.sys, &p.user_code, held);
             } else if state(held) == IN_SYSCALL {
-                took = p
-                    .sys
-                    .compare_exchange(held, next_epoch(held), Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok();
+                took = retake_syscall(&p.sys, held);
             }
             if took {
                 // Sysmon now holds the P as a new holder would on g0:

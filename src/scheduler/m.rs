@@ -528,43 +528,28 @@ pub(crate) fn exit_syscall(s: InlineSyscall) {
     let m = unsafe { &*s.m };
     let shared = &*m.shared;
     m.syscall_g.set(ptr::null());
-    // Acquire pairs with our own Release in enter_syscall, or with nothing:
-    // nobody else used the P if the word is unchanged. The epoch moves on
-    // so that sysmon never mistakes the next syscall for this one.
-    let mine = &shared.ps[s.p as usize];
-    let back_word = hold::next_epoch(s.word);
-    let kept = mine
-        .sys
-        .compare_exchange(s.word, back_word, Ordering::Acquire, Ordering::Relaxed)
-        .is_ok();
-    let back = if kept {
-        Some(s.p)
-    } else {
+    m.curg.set(s.g);
+    // SAFETY: the goroutine (us) is alive while it runs.
+    let g = unsafe { &*s.g };
+    let back = match hold::end_syscall(&shared.ps[s.p as usize].sys, s.word) {
+        Some(word) => {
+            m.p.set(s.p);
+            m.held.set(word);
+            m.attach(g);
+            true
+        }
         // Possibly our own P again, by way of the idle list and other
         // holders: it is held by whatever word it has now.
-        shared.take_idle_p()
+        None => m.take_idle_p_for(g),
     };
-    m.curg.set(s.g);
-    match back {
-        Some(id) => {
-            m.p.set(id);
-            if kept {
-                m.held.set(back_word);
-            } else {
-                m.took_p();
-                crate::trace::m_wake(id, m.me.id);
-            }
-            // SAFETY: the goroutine (us) is alive while it runs.
-            let g = unsafe { &*s.g };
-            m.p().curg.store(g.id, Ordering::Relaxed);
-            m.preempt.set(&m.p().preempt);
-            g.set_state(RUNNING, WaitReason::None);
-            crate::syscall::inline_done();
-            hold::leave(&m.p().user_code);
-        }
+    if back {
+        g.set_state(RUNNING, WaitReason::None);
+        crate::syscall::inline_done();
+        hold::leave(&m.p().user_code);
+    } else {
         // SAFETY: we are the goroutine; curg is set again. g0 queues us
         // (finish_without_p) and we resume on whichever M takes us.
-        None => unsafe { switch_to_g0(Action::SyscallNoP) },
+        unsafe { switch_to_g0(Action::SyscallNoP) }
     }
 }
 
@@ -955,20 +940,34 @@ impl MLocal {
     /// Go mode, on a goroutine's stack: the M runs it without a P (sysmon
     /// took the P, `hold.rs`); takes an idle P if there is one.
     fn regain_p(&self) -> bool {
+        // SAFETY: curg is the running goroutine (our caller), alive while
+        // it runs.
+        if !self.take_idle_p_for(unsafe { &*self.curg.get() }) {
+            return false;
+        }
+        self.end_without_p();
+        true
+    }
+
+    /// On the stack of goroutine `g`, which this M runs without a P: takes
+    /// an idle P to run it on, if there is one.
+    fn take_idle_p_for(&self, g: &G) -> bool {
         let Some(id) = self.shared.take_idle_p() else {
             return false;
         };
         self.p.set(id);
         self.took_p();
         crate::trace::m_wake(id, self.me.id);
-        let p = self.p();
-        // SAFETY: curg is the running goroutine (our caller), alive while
-        // it runs.
-        p.curg
-            .store(unsafe { (*self.curg.get()).id }, Ordering::Relaxed);
-        self.preempt.set(&p.preempt);
-        self.end_without_p();
+        self.attach(g);
         true
+    }
+
+    /// Records on the M's P that goroutine `g`, already running, runs on
+    /// it (for sysmon and stats) and where its preempt flag is.
+    fn attach(&self, g: &G) {
+        let p = self.p();
+        p.curg.store(g.id, Ordering::Relaxed);
+        self.preempt.set(&p.preempt);
     }
 
     /// The M no longer runs goroutine code without a P.

@@ -127,16 +127,7 @@ fn run(shared: &Shared, settings: &Settings) {
             let sys = p.sys.load(Ordering::Acquire);
             if hold::state(sys) == hold::IN_SYSCALL {
                 acted = true; // keep watching at the fastest pace
-                if w.sys == sys
-                    && p.sys
-                        .compare_exchange(
-                            sys,
-                            hold::next_epoch(sys),
-                            Ordering::AcqRel,
-                            Ordering::Relaxed,
-                        )
-                        .is_ok()
-                {
+                if w.sys == sys && hold::retake_syscall(&p.sys, sys) {
                     p.bump_retakes();
                     shared.hand_off_retaken(p.id);
                 }
@@ -148,12 +139,13 @@ fn run(shared: &Shared, settings: &Settings) {
             let g = p.curg.load(Ordering::Relaxed);
             if g != 0 && shared.retake_running && hold::state(sys) == hold::HELD {
                 let timer = p.timers.next();
+                // When the P's earliest timer counts as overdue.
+                let late = timer.saturating_add(TIMER_GRACE.as_nanos() as u64);
                 if timer != NONE {
-                    look_by = look_by.min(timer.saturating_add(TIMER_GRACE.as_nanos() as u64));
+                    look_by = look_by.min(late);
                 }
                 // Step 6, for a goroutine seen running since last cycle.
-                let overdue =
-                    timer != NONE && now_ns >= timer.saturating_add(TIMER_GRACE.as_nanos() as u64);
+                let overdue = timer != NONE && now_ns >= late;
                 let starved =
                     w.cpu_at_flag.is_some() && (p.queued() > 0 || !shared.global.is_empty());
                 if switches == w.switches
