@@ -99,8 +99,9 @@ pub(crate) struct Shared {
     /// Go mode, with `membarrier` available: sysmon may take the P of an M
     /// running a goroutine that keeps it from waiting work (`hold.rs`).
     pub(crate) retake_running: bool,
-    /// Ms running a goroutine whose P sysmon took, until the goroutine's
-    /// next runtime call gives the M up (`m::lost_p`). Capped at `max_procs`.
+    /// Ms running a goroutine whose P sysmon took, until the goroutine gets
+    /// a P back or switches out (`m::enter_runtime`, `finish_without_p`).
+    /// Capped at `max_procs`.
     pub(crate) running_without_p: std::sync::atomic::AtomicUsize,
     /// Goroutines of this runtime that a plain thread, or a goroutine of
     /// another runtime, is blocked joining: shutdown ends those joins (see

@@ -64,8 +64,9 @@ struct Watch {
     reported: bool,
     /// The holder thread's CPU time (ns) when the preempt flag was set.
     cpu_at_flag: Option<u64>,
-    /// The P's `sys` word last cycle: the same odd word twice means one
-    /// inline syscall has lasted a whole cycle.
+    /// The P's `sys` word last cycle: the same IN_SYSCALL word twice means
+    /// one inline syscall has lasted a whole cycle (each syscall's exit
+    /// starts a new epoch, `hold.rs`).
     sys: u64,
 }
 
