@@ -21,57 +21,71 @@ use super::queue::{Overflow, Queue};
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
 use crate::stack;
+use crossbeam_utils::CachePadded;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicI32;
 
+/// Laid out by who writes what, so that two Ms do not fight over a cache
+/// line they do not share data on: first what the holder writes on every
+/// spawn, switch and runtime call; then the run queue, which thieves CAS;
+/// then what other threads write (the inbox, the idle flag, sysmon's
+/// counter); then the timers and the registry, each under its own lock.
+/// The padded fields make the whole P line-aligned, so neighbouring Ps in
+/// `Shared::ps` share no line either. (Without this, the spawner's counter
+/// bumps and `runnext` swaps shared a line with the ring head its thief
+/// CASes, and spawn+join of 1M goroutines ran at about half speed.)
+#[repr(C)]
 pub(crate) struct P {
+    // ---- written by the holder, read now and then by others
     pub(crate) id: u32,
+    /// Set by the holder while it runs goroutine code, cleared while it is
+    /// inside the runtime (plain stores; see `hold.rs` for why sysmon may
+    /// trust them).
+    pub(crate) user_code: AtomicBool,
+    /// Set by sysmon when the running goroutine has used up its time slice;
+    /// cleared at the next scheduling point.
+    pub(crate) preempt: AtomicBool,
+    /// Linux thread id of the M holding this P (for sysmon's look at the
+    /// thread's kernel state).
+    pub(crate) holder_tid: AtomicI32,
     /// The goroutine to run next (`GRef::into_raw`, or null). Only the
     /// holder puts one in; the holder takes it by swap, sysmon by CAS
     /// (`steal_runnext`), so exactly one of them owns what was there. As in
     /// Go, whose `runnext` is a CAS-updated slot for the same reason.
     runnext: AtomicPtr<G>,
-    pub(crate) runq: Queue,
-    /// Protected by itself; `inbox_len` mirrors its length (SeqCst, see
-    /// `idle.rs` for the pairing with `idle`).
-    inbox: Mutex<Vec<GRef>>,
-    inbox_len: AtomicUsize,
     /// `runnext` plus `pinned` lengths, mirrored by the holder after each
     /// change (Relaxed) so stats can count them without touching `local`.
     local_len: AtomicUsize,
-    /// Set, under the idle lock, while the P sits on the idle list.
-    pub(crate) idle: AtomicBool,
     /// Written only by the holder, through `bump`; read by stats.
     pub(crate) spawned: AtomicU64,
     pub(crate) exited: AtomicU64,
     pub(crate) switches: AtomicU64,
     pub(crate) steals: AtomicU64,
-    /// Written only by sysmon (see `bump_retakes`).
-    pub(crate) retakes: AtomicU64,
     /// Id of the goroutine running on this P, 0 when none. Written by the
     /// holder (Relaxed); read by sysmon and stats.
     pub(crate) curg: AtomicU64,
-    /// Linux thread id of the M holding this P (for sysmon's look at the
-    /// thread's kernel state).
-    pub(crate) holder_tid: AtomicI32,
-    /// Set by sysmon when the running goroutine has used up its time slice;
-    /// cleared at the next scheduling point.
-    pub(crate) preempt: AtomicBool,
     /// Who holds the P, for Go mode's retakes: an epoch and a state
     /// (`hold.rs`): HELD, IN_SYSCALL (the holder is in an inline `syscall`
     /// and sysmon may take the P), RETAKING (sysmon is deciding whether to
     /// take it from a running goroutine). A new epoch means a new holder.
     pub(crate) sys: AtomicU64,
-    /// Set by the holder while it runs goroutine code, cleared while it is
-    /// inside the runtime (plain stores; see `hold.rs` for why sysmon may
-    /// trust them).
-    pub(crate) user_code: AtomicBool,
-    /// Timers started on this P; shared, under their own lock.
-    pub(crate) timers: crate::time::heap::Timers,
-    /// Goroutines that parked here at least once (`registry.rs`).
-    pub(crate) registry: super::registry::Registry,
     local: UnsafeCell<Local>,
+    // ---- the stealable ring: the holder pushes, anyone CASes its head
+    pub(crate) runq: CachePadded<Queue>,
+    // ---- written by other threads
+    /// Protected by itself; `inbox_len` mirrors its length (SeqCst, see
+    /// `idle.rs` for the pairing with `idle`).
+    inbox: CachePadded<Mutex<Vec<GRef>>>,
+    inbox_len: AtomicUsize,
+    /// Set, under the idle lock, while the P sits on the idle list.
+    pub(crate) idle: AtomicBool,
+    /// Written only by sysmon (see `bump_retakes`).
+    pub(crate) retakes: AtomicU64,
+    /// Timers started on this P; shared, under their own lock.
+    pub(crate) timers: CachePadded<crate::time::heap::Timers>,
+    /// Goroutines that parked here at least once (`registry.rs`).
+    pub(crate) registry: CachePadded<super::registry::Registry>,
 }
 
 // SAFETY: `local` is only touched by the P's holder (see module docs); all
@@ -97,8 +111,8 @@ impl P {
         P {
             id,
             runnext: AtomicPtr::new(std::ptr::null_mut()),
-            runq: Queue::new(),
-            inbox: Mutex::new(Vec::new()),
+            runq: CachePadded::new(Queue::new()),
+            inbox: CachePadded::new(Mutex::new(Vec::new())),
             inbox_len: AtomicUsize::new(0),
             local_len: AtomicUsize::new(0),
             idle: AtomicBool::new(false),
@@ -112,8 +126,8 @@ impl P {
             preempt: AtomicBool::new(false),
             sys: AtomicU64::new(0),
             user_code: AtomicBool::new(false),
-            timers: crate::time::heap::Timers::new(),
-            registry: super::registry::Registry::new(),
+            timers: CachePadded::new(crate::time::heap::Timers::new()),
+            registry: CachePadded::new(super::registry::Registry::new()),
             local: UnsafeCell::new(Local {
                 pinned: VecDeque::new(),
                 stacks: stack::Cache::default(),
