@@ -50,6 +50,7 @@ use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::stack::arena::{Arena, GuardMode};
 use g::{GRef, NO_HOME};
 use mode::Mode;
+use crossbeam_utils::CachePadded;
 use std::panic::Location;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -68,11 +69,14 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) ps: Box<[p::P]>,
-    pub(crate) global: inject::Inject,
-    pub(crate) idle: idle::Idle,
+    // The fields every M writes are padded apart (as the Ps' are): the
+    // global queue, the idle and spinning counts, the goroutine-id counter
+    // and sysmon's clock each have their own cache line.
+    pub(crate) global: CachePadded<inject::Inject>,
+    pub(crate) idle: CachePadded<idle::Idle>,
     pub(crate) arena: Arena,
     /// Next goroutine id (Ps take batches).
-    pub(crate) goid: AtomicU64,
+    pub(crate) goid: CachePadded<AtomicU64>,
     /// Goroutines spawned from plain threads (Ps count their own).
     foreign_spawns: AtomicU64,
     /// Goroutines that exited while their M held no P (Go mode, `hold.rs`).
@@ -86,7 +90,7 @@ pub(crate) struct Shared {
     pub(crate) sleeper: Mutex<Option<Arc<m::MShared>>>,
     /// Runtime-clock nanoseconds, refreshed by sysmon each cycle: a clock
     /// the park path can read for free (dumps' "waiting for").
-    pub(crate) coarse_now: AtomicU64,
+    pub(crate) coarse_now: CachePadded<AtomicU64>,
     /// Timers fired and Ps handed to Ms, for stats (Relaxed counters).
     pub(crate) timer_fires: AtomicU64,
     pub(crate) handoffs: AtomicU64,
@@ -117,10 +121,10 @@ impl Shared {
     pub(crate) fn new(config: Config) -> Arc<Shared> {
         Arc::new_cyclic(|me| Shared {
             ps: (0..config.max_procs as u32).map(p::P::new).collect(),
-            global: inject::Inject::new(),
-            idle: idle::Idle::new(config.max_procs),
+            global: CachePadded::new(inject::Inject::new()),
+            idle: CachePadded::new(idle::Idle::new(config.max_procs)),
             arena: Arena::new(config.stack_size, config.guard),
-            goid: AtomicU64::new(1),
+            goid: CachePadded::new(AtomicU64::new(1)),
             foreign_spawns: AtomicU64::new(0),
             exits_without_p: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
@@ -133,7 +137,7 @@ impl Shared {
             running_without_p: std::sync::atomic::AtomicUsize::new(0),
             timer_fires: AtomicU64::new(0),
             handoffs: AtomicU64::new(0),
-            coarse_now: AtomicU64::new(0),
+            coarse_now: CachePadded::new(AtomicU64::new(0)),
             reported: Mutex::new(Vec::new()),
             foreign_joiners: Mutex::new(Vec::new()),
             me: me.clone(),
