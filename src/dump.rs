@@ -204,3 +204,29 @@ pub(crate) fn check_sigquit() {
     eprint!("{out}");
     std::process::exit(2);
 }
+
+impl Shared {
+    /// The state of live goroutine `id` as dumps show it: its wait reason
+    /// if it is parked (so in a registry), else `running` if a P runs it,
+    /// else `runnable`. A snapshot, for `Debug`: it may be stale by the
+    /// time it is printed.
+    pub(crate) fn describe_goroutine(&self, id: u64) -> &'static str {
+        let mut found = None;
+        for p in self.ps.iter() {
+            p.registry.for_each_live(|g| {
+                if g.id == id {
+                    found = Some(g.describe_state());
+                }
+            });
+        }
+        if let Some(found) = found {
+            return found;
+        }
+        let running = self.ps.iter().any(|p| p.curg.load(Ordering::Relaxed) == id);
+        if running {
+            "running"
+        } else {
+            "runnable"
+        }
+    }
+}

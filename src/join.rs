@@ -2,16 +2,22 @@
 //! caller) or by `.await` (`impl Future`: the goroutine's exit wakes the
 //! awaiting task's `Waker`, registered in the G's join state).
 
-use crate::scheduler::g::{GRef, WaitReason};
+use crate::scheduler::g::WaitReason;
+use crate::scheduler::join_cell::{CoreRef, JoinCell, JoinCore};
 use crate::scheduler::park::{self, Waiter};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{Context, Poll};
 use std::thread;
 
 /// An owned permission to join a goroutine: wait for it to finish and take
 /// its result. Dropping the handle detaches the goroutine.
+///
+/// The handle owns the goroutine's join cell (its result and join state,
+/// 48 bytes for a word-sized result), not the goroutine: a finished
+/// goroutine's memory is recycled at once, however long its handle lives.
 ///
 /// It is also a [`Future`], so async code on any executor can await a
 /// goroutine:
@@ -21,24 +27,54 @@ use std::thread;
 /// assert_eq!(futures::executor::block_on(h).unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
-    g: GRef,
+    cell: NonNull<JoinCell<T>>,
     _result: PhantomData<fn() -> T>,
 }
 
+// SAFETY: the handle moves the result (T: Send) to whichever thread joins;
+// the cell's shared state is atomic.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only reads the atomic state and the id.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+/// Shows the goroutine's id, where it was spawned, and its state as dumps
+/// name it (`runnable`, `running`, a wait reason such as `chan receive`,
+/// or `dead`).
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("goroutine", &self.g.id)
-            .field("spawned_at", &format_args!("{}", self.g.spawn_site))
-            .field("state", &self.g.describe_state())
-            .finish()
+        let core = self.core();
+        let mut d = f.debug_struct("JoinHandle");
+        d.field("goroutine", &core.id());
+        d.field("spawned_at", &format_args!("{}", core.spawn_site));
+        let state = if core.is_finished() {
+            "dead"
+        } else {
+            // SAFETY: a goroutine that has not exited keeps its runtime's
+            // Shared alive.
+            unsafe { &*core.shared }.describe_goroutine(core.id())
+        };
+        d.field("state", &state).finish()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    fn core(&self) -> &JoinCore {
+        // SAFETY: the cell lives while the handle does.
+        unsafe { JoinCell::core(self.cell).as_ref() }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: the handle's last use of its cell.
+        unsafe { JoinCell::release_handle(self.cell) }
     }
 }
 
 impl<T: Send + 'static> JoinHandle<T> {
-    pub(crate) fn new(g: GRef) -> JoinHandle<T> {
+    pub(crate) fn new(cell: NonNull<JoinCell<T>>) -> JoinHandle<T> {
         JoinHandle {
-            g,
+            cell,
             _result: PhantomData,
         }
     }
@@ -47,23 +83,22 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// blocks the calling thread. `Err` carries the payload of its panic, as
     /// with `std::thread::JoinHandle::join`.
     pub fn join(self) -> thread::Result<T> {
-        let g = &self.g;
-        if !g.is_finished() {
+        let core = self.core();
+        if !core.is_finished() {
             // SAFETY: a goroutine that has not exited keeps its runtime's
             // Shared alive.
-            if unsafe { &*g.shared }.is_shut_down() {
-                return Err(shut_down_first(g.id));
+            if unsafe { &*core.shared }.is_shut_down() {
+                return Err(shut_down_first(core.id()));
             }
-            if !join_from_outside(g) {
-                return Err(shut_down_first(g.id));
+            if !join_from_outside(self.cell) {
+                return Err(shut_down_first(core.id()));
             }
         } else {
             crate::scheduler::m::preempt_point();
         }
-        // SAFETY: T is this goroutine's output type (JoinHandle<T> was made
-        // by spawn with it), and completion was observed (Acquire) either
-        // by is_finished or by set_joiner/the wake-up.
-        match unsafe { g.take_output::<T>() } {
+        // SAFETY: completion was observed (Acquire) either by is_finished
+        // or by set_joiner/the wake-up.
+        match unsafe { JoinCell::take_result(self.cell) } {
             Some(result) => result,
             None => unreachable!("a goroutine's result is taken once, by its only handle"),
         }
@@ -71,20 +106,15 @@ impl<T: Send + 'static> JoinHandle<T> {
 
     /// Whether the goroutine has finished (so `join` will not wait).
     pub fn is_finished(&self) -> bool {
-        self.g.is_finished()
+        self.core().is_finished()
     }
 
     /// The goroutine's id, as shown in dumps and panic messages.
     pub fn id(&self) -> u64 {
-        self.g.id
+        self.core().id()
     }
 }
 
-/// Awaiting a goroutine: ready with what [`JoinHandle::join`] would return.
-/// The goroutine's exit wakes the task; polling never blocks.
-///
-/// # Panics
-/// If polled again after it returned `Ready`.
 /// The error of a join that cannot complete because the goroutine's runtime
 /// was dropped first.
 fn shut_down_first(id: u64) -> Box<dyn std::any::Any + Send> {
@@ -93,26 +123,32 @@ fn shut_down_first(id: u64) -> Box<dyn std::any::Any + Send> {
     ))
 }
 
-/// Parks until `g` completes. False if its runtime shut down first.
+/// Parks until the goroutine of `cell` completes. False if its runtime
+/// shut down first.
 ///
 /// A join from one of the runtime's own goroutines just parks: if the
 /// runtime stops, so does the joiner. A join from anywhere else (a plain
 /// thread, a goroutine of another runtime) is listed in the runtime's
-/// `foreign_joiners`, which shutdown ends (`G::abort_join_wait`); it
-/// registers under that list's lock and only if the runtime is not shut
-/// down, so no join slips between the shutdown flag and the list.
-fn join_from_outside(g: &GRef) -> bool {
+/// `foreign_joiners`, which shutdown ends (`JoinCore::abort_join_wait`,
+/// under the list's lock, which we take again before we return); it
+/// registers under that lock and only if the runtime is not shut down, so
+/// no join slips between the shutdown flag and the list.
+fn join_from_outside<T: Send + 'static>(cell: NonNull<JoinCell<T>>) -> bool {
+    // SAFETY: the caller's handle keeps the cell alive.
+    let core = unsafe { JoinCell::core(cell).as_ref() };
     let waiter = Waiter::current();
-    let own = crate::scheduler::m::current_shared().is_some_and(|s| std::ptr::eq(s, g.shared));
+    let own = crate::scheduler::m::current_shared().is_some_and(|s| std::ptr::eq(s, core.shared));
     if own {
         // SAFETY: we own the unique join handle and register once.
-        park::park(WaitReason::Join, || unsafe { g.set_joiner(waiter) });
+        park::park(WaitReason::Join, || unsafe {
+            JoinCell::set_joiner(cell, waiter)
+        });
         return true;
     }
     // SAFETY: a goroutine that has not exited keeps its runtime's Shared
     // alive; holding an Arc keeps it alive until we leave the list.
-    let Some(shared) = (unsafe { &*g.shared }).try_arc() else {
-        return g.is_finished();
+    let Some(shared) = (unsafe { &*core.shared }).try_arc() else {
+        return core.is_finished();
     };
     park::park(WaitReason::Join, || {
         let mut list = shared
@@ -123,9 +159,9 @@ fn join_from_outside(g: &GRef) -> bool {
             return false;
         }
         // SAFETY: we own the unique join handle and register once.
-        let parked = unsafe { g.set_joiner(waiter) };
+        let parked = unsafe { JoinCell::set_joiner(cell, waiter) };
         if parked {
-            list.push(g.clone());
+            list.push(CoreRef(JoinCell::core(cell)));
         }
         parked
     });
@@ -133,97 +169,40 @@ fn join_from_outside(g: &GRef) -> bool {
         .foreign_joiners
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    if let Some(i) = list
-        .iter()
-        .position(|x| std::ptr::eq(x.as_ptr(), g.as_ptr()))
-    {
+    if let Some(i) = list.iter().position(|x| x.0 == JoinCell::core(cell)) {
         list.swap_remove(i);
     }
     drop(list);
-    g.is_finished()
+    core.is_finished()
 }
 
+/// Awaiting a goroutine: ready with what [`JoinHandle::join`] would return.
+/// The goroutine's exit wakes the task; polling never blocks.
+///
+/// # Panics
+/// If polled again after it returned `Ready`.
 impl<T: Send + 'static> Future for JoinHandle<T> {
     type Output = thread::Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<thread::Result<T>> {
-        let g = &self.g;
-        if !g.is_finished() {
+        let core = self.core();
+        if !core.is_finished() {
             // SAFETY: a goroutine that has not exited keeps its runtime's
             // Shared alive.
-            if unsafe { &*g.shared }.is_shut_down() {
-                return Poll::Ready(Err(shut_down_first(g.id)));
+            if unsafe { &*core.shared }.is_shut_down() {
+                return Poll::Ready(Err(shut_down_first(core.id())));
             }
             // SAFETY: we own the unique join handle (`&mut self`), so calls
             // do not overlap.
-            if unsafe { g.set_join_waker(cx.waker()) } {
+            if unsafe { JoinCell::set_join_waker(self.cell, cx.waker()) } {
                 return Poll::Pending;
             }
         }
-        // SAFETY: T is this goroutine's output type, and completion was
-        // observed (Acquire) by is_finished or set_join_waker.
-        match unsafe { g.take_output::<T>() } {
+        // SAFETY: completion was observed (Acquire) by is_finished or
+        // set_join_waker.
+        match unsafe { JoinCell::take_result(self.cell) } {
             Some(result) => Poll::Ready(result),
             None => panic!("JoinHandle polled after it returned Ready"),
         }
-    }
-}
-
-/// Loom model of the `Future` registration against the goroutine's exit:
-/// `set_join_waker` (as `poll` calls it) re-registering while `complete`
-/// runs on another thread. Every interleaving must end with the result
-/// ready at a poll or the latest registered waker woken.
-#[cfg(all(test, loom))]
-mod loom_models {
-    use crate::scheduler::g;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use std::task::{Wake, Waker};
-
-    struct CountingWaker(AtomicUsize);
-
-    impl Wake for CountingWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    #[test]
-    fn loom_join_waker_reregistered_while_the_goroutine_exits() {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(3);
-        builder.check(|| {
-            let site = std::panic::Location::caller();
-            // `shared` is never dereferenced by run, complete or the join
-            // state.
-            let (sched, join) = g::new_task(|| 7u32, 1, std::ptr::null(), site);
-            let exiting = loom::thread::spawn(move || {
-                // SAFETY: run once, by the only "goroutine" thread.
-                unsafe { sched.run() };
-                sched.complete();
-            });
-            let wakers: Vec<_> = (0..2)
-                .map(|_| Arc::new(CountingWaker(AtomicUsize::new(0))))
-                .collect();
-            let mut pending_on = None;
-            for w in &wakers {
-                // SAFETY: this thread owns the join reference; calls do not
-                // overlap.
-                if unsafe { join.set_join_waker(&Waker::from(w.clone())) } {
-                    pending_on = Some(w.clone());
-                } else {
-                    pending_on = None;
-                    break;
-                }
-            }
-            exiting.join().unwrap();
-            if let Some(latest) = pending_on {
-                assert_eq!(latest.0.load(Ordering::SeqCst), 1, "a lost wake-up");
-            }
-            assert!(join.is_finished());
-            // SAFETY: u32 is the task's output type; completion observed.
-            let out = unsafe { join.take_output::<u32>() };
-            assert!(matches!(out, Some(Ok(7))));
-        });
     }
 }

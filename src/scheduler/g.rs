@@ -1,12 +1,15 @@
-//! G: a goroutine. One heap allocation holds the G header, the closure and,
-//! later, its result.
+//! G: a goroutine. One allocation holds the G header and the closure; the
+//! result goes to the goroutine's join cell (`join_cell.rs`), which the
+//! `JoinHandle` owns, so the G itself is freed (back to its size class,
+//! `task_alloc.rs`) when the goroutine exits, as Go recycles its Gs,
+//! however long the handle lives.
 //!
 //! ```text
 //!   Task<F, T> (repr C)
 //!   +---------------------+
-//!   | G header            |  refcount, id, status, join state, context
+//!   | G header            |  refcount, id, status, join cell, context
 //!   +---------------------+
-//!   | Stage<F, T>         |  Pending(F) -> Finished(thread::Result<T>) -> Taken
+//!   | Option<F>           |  taken when the goroutine starts
 //!   +---------------------+
 //! ```
 //!
@@ -20,13 +23,15 @@
 //!   stack is in use. Only that M touches `ctx`.
 //! * `WAITING`: parked; the wait reason is in the second byte. Whoever holds
 //!   the [`super::park::Waiter`] may ready it, exactly once.
-//! * `DEAD`: exited; the stack went back to a cache. Only the `JoinHandle`
-//!   (and `Waiter`s never woken, which cannot exist for a dead G) keep it.
+//! * `DEAD`: exited; the stack went back to a cache. The scheduler drops its
+//!   reference, which is normally the last.
 //!
 //! Reference counting: the scheduler holds one reference while the goroutine
-//! has not exited, the `JoinHandle` holds one until dropped, and every
-//! `Waiter` holds one. The allocation is freed when the count reaches zero.
+//! has not exited, and every counted `Waiter` holds one (the registry of
+//! parked goroutines, for dumps, too). The allocation is freed when the
+//! count reaches zero.
 
+use super::join_cell::{self, JoinCell, JoinCore};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::stack::Stack;
 use std::alloc::Layout;
@@ -34,7 +39,6 @@ use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr::NonNull;
-use std::thread;
 
 /// Why a goroutine is parked: shown by `JoinHandle`'s `Debug`, dumps and
 /// the deadlock report, with Go's names for the same waits. Each blocking
@@ -111,20 +115,15 @@ pub(crate) const DEAD: u8 = 3;
 /// `home` of a goroutine that may run on any P.
 pub(crate) const NO_HOME: u32 = u32::MAX;
 
-/// Join state bits.
-const COMPLETE: usize = 1;
-const JOIN_WAITING: usize = 2;
-/// A `Waker` awaiting the `JoinHandle` (as a `Future`) is in `join_waker`.
-const WAKER_WAITING: usize = 4;
-
 /// The type-erased operations on a `Task<F, T>`.
 pub(crate) struct Vtable {
-    /// Runs the closure, catching a panic, and stores the result.
+    /// Runs the closure, catching a panic, and stores the result in the
+    /// join cell.
     run: unsafe fn(NonNull<G>),
     /// Drops the closure unrun and stores `Err(payload)` as the result.
     fail: unsafe fn(NonNull<G>, Box<dyn Any + Send>),
-    /// Moves the result into `*out`, an `Option<thread::Result<T>>`.
-    take_output: unsafe fn(NonNull<G>, *mut ()),
+    /// Frees the join cell (`JoinCell::<T>::free`).
+    free_join: join_cell::FreeFn,
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<G>),
 }
@@ -148,17 +147,9 @@ pub(crate) struct G {
     /// P index this goroutine is pinned to, or [`NO_HOME`]. Written once, by
     /// the M that first runs it, before it can be readied by anyone else.
     pub(crate) home: AtomicU32,
-    /// COMPLETE | JOIN_WAITING | WAKER_WAITING.
-    join: AtomicUsize,
-    /// The joiner's waiter: written by the `JoinHandle` owner before it sets
-    /// JOIN_WAITING (Release), read by the exiting goroutine after it sees
-    /// JOIN_WAITING (Acquire).
-    joiner: UnsafeCell<Option<super::park::Waiter>>,
-    /// The waker of the task awaiting the `JoinHandle`: owned by the handle
-    /// while WAKER_WAITING is clear; while it is set, taken by the exiting
-    /// goroutine if it sets COMPLETE first (the handle then leaves it
-    /// alone), else reclaimed by the handle, which clears the bit first.
-    join_waker: UnsafeCell<Option<std::task::Waker>>,
+    /// The join cell the result goes to; the goroutine's to use until it
+    /// calls [`G::complete`], never after (the handle may free it then).
+    join: NonNull<JoinCore>,
     /// Protected by the G's state: see [`Context`].
     pub(crate) ctx: UnsafeCell<Context>,
     /// Where `go` was called: for dumps.
@@ -188,13 +179,9 @@ unsafe impl Send for G {}
 #[repr(C)]
 struct Task<F, T> {
     header: G,
-    stage: UnsafeCell<Stage<F, T>>,
-}
-
-enum Stage<F, T> {
-    Pending(F),
-    Finished(thread::Result<T>),
-    Taken,
+    /// The closure, until the goroutine starts (or fails to).
+    f: UnsafeCell<Option<F>>,
+    _result: std::marker::PhantomData<fn() -> T>,
 }
 
 /// An owned, counted reference to a G.
@@ -252,28 +239,27 @@ impl Drop for GRef {
     }
 }
 
-/// Allocates a goroutine running `f`, with two references: the scheduler's
-/// and the join handle's.
+/// Allocates a goroutine running `f`, with the scheduler's reference, and
+/// its join cell, for the join handle.
 pub(crate) fn new_task<F, T>(
     f: F,
     id: u64,
     shared: *const super::Shared,
     spawn_site: &'static Location<'static>,
-) -> (GRef, GRef)
+) -> (GRef, NonNull<JoinCell<T>>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let cell = JoinCell::<T>::new(id, shared, spawn_site);
     let task = Task {
         header: G {
-            refs: AtomicUsize::new(2),
+            refs: AtomicUsize::new(1),
             id,
             vtable: &Vtables::<F, T>::VTABLE,
             status: AtomicU32::new(RUNNABLE as u32),
             home: AtomicU32::new(NO_HOME),
-            join: AtomicUsize::new(0),
-            joiner: UnsafeCell::new(None),
-            join_waker: UnsafeCell::new(None),
+            join: JoinCell::core(cell),
             ctx: UnsafeCell::new(Context { sp: 0, stack: None }),
             spawn_site,
             shared,
@@ -281,7 +267,8 @@ where
             parked_at: AtomicU64::new(0),
             locals: UnsafeCell::new(crate::local::Locals::default()),
         },
-        stage: UnsafeCell::new(Stage::<F, T>::Pending(f)),
+        f: UnsafeCell::new(Some(f)),
+        _result: std::marker::PhantomData,
     };
     let mem = super::task_alloc::alloc(Layout::new::<Task<F, T>>()).cast::<Task<F, T>>();
     // SAFETY: `mem` is fresh memory with Task's layout.
@@ -289,7 +276,7 @@ where
     // Task is repr(C) with the header first, so the pointer is also a G's.
     // SAFETY: alloc never returns null.
     let g = unsafe { NonNull::new_unchecked(mem.cast::<G>()) };
-    (GRef(g), GRef(g))
+    (GRef(g), cell)
 }
 
 struct Vtables<F, T>(std::marker::PhantomData<(F, T)>);
@@ -298,40 +285,43 @@ impl<F: FnOnce() -> T + Send + 'static, T: Send + 'static> Vtables<F, T> {
     const VTABLE: Vtable = Vtable {
         run: Self::run,
         fail: Self::fail,
-        take_output: Self::take_output,
+        free_join: JoinCell::<T>::free,
         dealloc: Self::dealloc,
     };
 
+    /// The closure, if not taken yet.
+    ///
     /// # Safety
-    /// `g` heads a live `Task<F, T>` whose stage only the caller touches.
-    unsafe fn stage<'a>(g: NonNull<G>) -> &'a mut Stage<F, T> {
+    /// `g` heads a live `Task<F, T>` whose closure only the caller touches.
+    unsafe fn take_f(g: NonNull<G>) -> Option<F> {
         // SAFETY: per the caller's contract.
-        unsafe { &mut *(*g.cast::<Task<F, T>>().as_ptr()).stage.get() }
+        unsafe { (*(*g.cast::<Task<F, T>>().as_ptr()).f.get()).take() }
+    }
+
+    /// # Safety
+    /// `g` heads a live `Task<F, T>` that has not completed.
+    unsafe fn cell(g: NonNull<G>) -> NonNull<JoinCell<T>> {
+        // SAFETY: per the caller's contract: `join` is this task's cell.
+        unsafe { g.as_ref() }.join.cast()
     }
 
     unsafe fn run(g: NonNull<G>) {
-        // SAFETY: only the goroutine itself touches its stage while running.
-        let stage = unsafe { Self::stage(g) };
-        let Stage::Pending(f) = std::mem::replace(stage, Stage::Taken) else {
-            unreachable!("goroutine run twice")
-        };
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        *stage = Stage::Finished(result);
+        // SAFETY: only the goroutine itself touches its closure and, before
+        // it completes, its cell's result.
+        unsafe {
+            let f = Self::take_f(g).expect("goroutine run twice");
+            let result = panic::catch_unwind(AssertUnwindSafe(f));
+            JoinCell::set_result(Self::cell(g), result);
+        }
     }
 
     unsafe fn fail(g: NonNull<G>, payload: Box<dyn Any + Send>) {
-        // SAFETY: the goroutine never ran; the scheduler owns it.
-        let stage = unsafe { Self::stage(g) };
-        *stage = Stage::Finished(Err(payload));
-    }
-
-    unsafe fn take_output(g: NonNull<G>, out: *mut ()) {
-        // SAFETY: called once COMPLETE is observed (Acquire), by the unique
-        // join handle.
-        let stage = unsafe { Self::stage(g) };
-        if let Stage::Finished(r) = std::mem::replace(stage, Stage::Taken) {
-            // SAFETY: the caller passes an Option<thread::Result<T>>.
-            unsafe { *out.cast::<Option<thread::Result<T>>>() = Some(r) };
+        // SAFETY: the goroutine never ran; the scheduler owns it. Dropping
+        // the closure runs user code; its panic is the goroutine's to lose.
+        unsafe {
+            let f = Self::take_f(g);
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(f)));
+            JoinCell::set_result(Self::cell(g), Err(payload));
         }
     }
 
@@ -384,10 +374,6 @@ impl G {
         }
     }
 
-    pub(crate) fn is_finished(&self) -> bool {
-        self.join.load(Ordering::Acquire) & COMPLETE != 0
-    }
-
     /// Runs the closure (on the goroutine's own stack).
     ///
     /// # Safety
@@ -406,117 +392,14 @@ impl G {
         unsafe { (self.vtable.fail)(NonNull::from(self), payload) }
     }
 
-    /// Marks the result available and wakes a waiting joiner.
-    pub(crate) fn complete(&self) {
-        // AcqRel: Release publishes the result to the joiner; Acquire makes
-        // the joiner's waiter (written before it set JOIN_WAITING) visible.
-        let prev = self.join.fetch_or(COMPLETE, Ordering::AcqRel);
-        if prev & JOIN_WAITING != 0 {
-            // SAFETY: the joiner wrote the waiter before setting JOIN_WAITING
-            // and touches it no more; we are the only reader.
-            let waiter = unsafe { (*self.joiner.get()).take() };
-            if let Some(w) = waiter {
-                w.wake();
-            }
-        }
-        if prev & WAKER_WAITING != 0 {
-            // SAFETY: the handle wrote the waker before setting
-            // WAKER_WAITING, and once it sees COMPLETE it leaves the slot
-            // to us (set_join_waker).
-            let waker = unsafe { (*self.join_waker.get()).take() };
-            if let Some(w) = waker {
-                // Foreign code, possibly on g0 (a goroutine that could not
-                // start): a panic must not unwind into the scheduler.
-                if panic::catch_unwind(AssertUnwindSafe(|| w.wake())).is_err() {
-                    eprintln!(
-                        "goroutines: a Waker awaiting goroutine {} panicked",
-                        self.id
-                    );
-                }
-            }
-        }
-    }
-
-    /// Registers, or replaces, the waker of a task awaiting the join
-    /// handle. Returns false when the goroutine has already completed, in
-    /// which case nobody will wake it and the result can be taken.
+    /// Marks the result available and wakes a waiting joiner: the G's last
+    /// use of its join cell.
     ///
     /// # Safety
-    /// Only the join handle's owner may call this, one call at a time.
-    pub(crate) unsafe fn set_join_waker(&self, waker: &std::task::Waker) -> bool {
-        // Take the slot back from a previous registration. AcqRel: Acquire
-        // makes the result visible if COMPLETE is already set.
-        let prev = self.join.fetch_and(!WAKER_WAITING, Ordering::AcqRel);
-        if prev & COMPLETE != 0 {
-            // complete() saw WAKER_WAITING (if it was set) and owns the
-            // slot; it wakes the old waker, a harmless spurious wake.
-            return false;
-        }
-        // SAFETY: WAKER_WAITING is clear and COMPLETE was not set when we
-        // cleared it, so complete() will not touch the slot.
-        unsafe {
-            let slot = &mut *self.join_waker.get();
-            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                *slot = Some(waker.clone());
-            }
-        }
-        // AcqRel: Release publishes the waker to complete(); Acquire makes
-        // the result visible if COMPLETE is already set.
-        let prev = self.join.fetch_or(WAKER_WAITING, Ordering::AcqRel);
-        if prev & COMPLETE != 0 {
-            // complete() ran in between and did not see WAKER_WAITING.
-            // SAFETY: it has finished with the join word and ignored the slot.
-            drop(unsafe { (*self.join_waker.get()).take() });
-            return false;
-        }
-        true
-    }
-
-    /// Registers the joiner's waiter. Returns false when the goroutine has
-    /// already completed, in which case nobody will wake the waiter.
-    ///
-    /// # Safety
-    /// Only the join handle's owner may call this, at most once.
-    pub(crate) unsafe fn set_joiner(&self, waiter: super::park::Waiter) -> bool {
-        // SAFETY: nobody reads `joiner` before JOIN_WAITING is set.
-        unsafe { *self.joiner.get() = Some(waiter) };
-        let prev = self.join.fetch_or(JOIN_WAITING, Ordering::AcqRel);
-        if prev & COMPLETE != 0 {
-            // The exiting goroutine did not see JOIN_WAITING: reclaim.
-            // SAFETY: complete() has run and ignored `joiner`.
-            drop(unsafe { (*self.joiner.get()).take() });
-            return false;
-        }
-        true
-    }
-
-    /// Runtime shutdown: ends a blocking join that would otherwise wait for
-    /// ever, by waking the registered joiner without completing. If the
-    /// goroutine completes first, `complete` wakes the joiner as usual;
-    /// either way the joiner is woken exactly once.
-    pub(crate) fn abort_join_wait(&self) {
-        // AcqRel: Acquire makes the joiner's waiter (written before it set
-        // JOIN_WAITING) visible; clearing the bit keeps complete() away
-        // from the slot.
-        let prev = self.join.fetch_and(!JOIN_WAITING, Ordering::AcqRel);
-        if prev & JOIN_WAITING != 0 && prev & COMPLETE == 0 {
-            // SAFETY: we cleared JOIN_WAITING before COMPLETE was set, so
-            // complete() will not touch `joiner`, and the joiner does not
-            // touch it while waiting.
-            if let Some(w) = unsafe { (*self.joiner.get()).take() } {
-                w.wake();
-            }
-        }
-    }
-
-    /// Moves the result out: `Some` the first time after completion.
-    ///
-    /// # Safety
-    /// `T` must be this task's output type; completion must be observed.
-    pub(crate) unsafe fn take_output<T>(&self) -> Option<thread::Result<T>> {
-        let mut out: Option<thread::Result<T>> = None;
-        // SAFETY: per the caller's contract.
-        unsafe { (self.vtable.take_output)(NonNull::from(self), (&raw mut out).cast()) };
-        out
+    /// Once, after [`G::run`] or [`G::fail`] stored the result.
+    pub(crate) unsafe fn complete(&self) {
+        // SAFETY: per the caller's contract; `free_join` is the cell's own
+        // free.
+        unsafe { JoinCore::complete(self.join, self.vtable.free_join) }
     }
 }

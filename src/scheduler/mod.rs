@@ -34,6 +34,7 @@ pub(crate) mod g;
 pub(crate) mod hold;
 pub(crate) mod idle;
 mod inject;
+pub(crate) mod join_cell;
 pub(crate) mod m;
 pub(crate) mod mode;
 pub(crate) mod netpoll;
@@ -48,10 +49,12 @@ pub(crate) use m::running_stack;
 
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::stack::arena::{Arena, GuardMode};
-use g::{GRef, NO_HOME};
-use mode::Mode;
 use crossbeam_utils::CachePadded;
+use g::{GRef, NO_HOME};
+use join_cell::JoinCell;
+use mode::Mode;
 use std::panic::Location;
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, Weak};
 
 /// A runtime's settled configuration.
@@ -111,7 +114,7 @@ pub(crate) struct Shared {
     /// another runtime, is blocked joining: shutdown ends those joins (see
     /// `join.rs`). Joins from this runtime's own goroutines are not listed:
     /// they stop with the runtime.
-    pub(crate) foreign_joiners: Mutex<Vec<GRef>>,
+    pub(crate) foreign_joiners: Mutex<Vec<join_cell::CoreRef>>,
     /// Messages already printed by `report_once`.
     reported: Mutex<Vec<String>>,
     me: Weak<Shared>,
@@ -195,7 +198,7 @@ impl Shared {
     }
 
     /// Queues a new goroutine running `f`; returns the join reference.
-    pub(crate) fn spawn<F, T>(&self, f: F, site: &'static Location<'static>) -> GRef
+    pub(crate) fn spawn<F, T>(&self, f: F, site: &'static Location<'static>) -> NonNull<JoinCell<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -207,7 +210,11 @@ impl Shared {
     /// pinned mode, on the caller's OS thread. None when the caller is not a
     /// goroutine of this runtime, or the runtime is in Go mode (where a P
     /// does not stay on one thread).
-    pub(crate) fn spawn_here<F, T>(&self, f: F, site: &'static Location<'static>) -> Option<GRef>
+    pub(crate) fn spawn_here<F, T>(
+        &self,
+        f: F,
+        site: &'static Location<'static>,
+    ) -> Option<NonNull<JoinCell<T>>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -220,7 +227,12 @@ impl Shared {
     }
 
     /// Allocates a goroutine with `home` (or none) and queues it.
-    fn spawn_homed<F, T>(&self, f: F, site: &'static Location<'static>, home: u32) -> GRef
+    fn spawn_homed<F, T>(
+        &self,
+        f: F,
+        site: &'static Location<'static>,
+        home: u32,
+    ) -> NonNull<JoinCell<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -295,14 +307,16 @@ impl Shared {
         // Joins from outside that would wait for ever. The flag is set
         // first, so a join that takes the lock after us sees it and does
         // not register (join.rs).
-        let joiners = std::mem::take(
-            &mut *self
-                .foreign_joiners
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        for g in joiners {
-            g.abort_join_wait();
+        // The lock is held throughout: a listed joiner leaves the list (and
+        // may drop its handle, freeing the cell) only after taking it.
+        let mut joiners = self
+            .foreign_joiners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for cell in joiners.drain(..) {
+            // SAFETY: listed cells belong to joiners blocked in `join`,
+            // which cannot return while we hold the lock.
+            unsafe { cell.0.as_ref().abort_join_wait() };
         }
     }
 

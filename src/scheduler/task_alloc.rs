@@ -1,14 +1,16 @@
-//! Memory for goroutines: the one allocation behind each G (`g.rs`'s
-//! `Task<F, T>`), recycled by size class.
+//! Memory for goroutines: the allocation behind each G (`g.rs`'s
+//! `Task<F, T>`) and its join cell (`join_cell.rs`), recycled by size class.
 //!
-//! Spawning a goroutine allocates and exiting it (well, dropping its last
-//! reference) frees, so this sits on the hottest path of a spawn-heavy
-//! program. Going through the global allocator there cost a page fault every
+//! Spawning a goroutine allocates both; exiting frees the G, dropping the
+//! handle (or exiting, if the handle went first) frees the cell, so this
+//! sits on the hottest path of a spawn-heavy program. Going through the global allocator there cost a page fault every
 //! ~30 goroutines and, on non-main threads, glibc growing its arena with an
 //! `mprotect` call every 128 KiB. Instead:
 //!
-//! * Blocks come in eight size classes up to 1 KiB, 64-byte aligned.
-//!   Larger or more-aligned tasks use the global allocator.
+//! * Blocks come in nine size classes up to 1 KiB: 48 bytes (16-byte
+//!   aligned: a join cell with a word-sized result), then 64-byte aligned
+//!   classes from 64. Larger or more-aligned layouts use the global
+//!   allocator.
 //! * Memory comes from 4 MiB chunks, handed to threads 64 KiB at a time,
 //!   and each 64 KiB is populated with one `MADV_POPULATE_WRITE` call
 //!   rather than sixteen page faults. (Huge pages were tried: with the
@@ -16,7 +18,10 @@
 //!   spawning goroutine for 10-20 ms of compaction.)
 //! * Each thread keeps a bump region and per-class free lists; a list that
 //!   grows past [`CACHE_MAX`] hands half to the global lists, and a thread
-//!   that exits hands all of it back.
+//!   that exits hands all of it back. A thread whose list is empty takes a
+//!   batch from the global list before it bumps, so blocks freed on one
+//!   thread (goroutines exit where they run) are reused by another (where
+//!   they were spawned) rather than fresh memory being touched.
 //! * Memory is never returned to the OS (like Go's G structs): a program's
 //!   peak number of live goroutines sets what it keeps.
 //!
@@ -26,13 +31,28 @@
 
 use std::alloc::Layout;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// `MADV_POPULATE_WRITE` (Linux 5.14); libc does not name it everywhere.
 const MADV_POPULATE_WRITE: libc::c_int = 23;
 
-const CLASSES: [usize; 8] = [64, 128, 192, 256, 384, 512, 768, 1024];
+const CLASSES: [usize; 9] = [48, 64, 128, 192, 256, 384, 512, 768, 1024];
 const ALIGN: usize = 64;
+/// The alignment of the classes that are not multiples of [`ALIGN`].
+const SMALL_ALIGN: usize = 16;
+
+/// How many blocks each class has on the global lists, read without the
+/// lock to skip it when there are none.
+static GLOBAL_FREE: [AtomicUsize; CLASSES.len()] = [const { AtomicUsize::new(0) }; CLASSES.len()];
+
+fn class_align(class: usize) -> usize {
+    if CLASSES[class].is_multiple_of(ALIGN) {
+        ALIGN
+    } else {
+        SMALL_ALIGN
+    }
+}
 const CHUNK: usize = 4 << 20;
 /// Bytes a thread takes from a chunk at once for bump allocation.
 const SLAB: usize = 64 << 10;
@@ -65,8 +85,8 @@ struct Cache {
 impl Drop for Cache {
     fn drop(&mut self) {
         let mut g = global();
-        for (mine, theirs) in self.free.iter_mut().zip(g.free.iter_mut()) {
-            theirs.append(mine);
+        for (class, mine) in self.free.iter_mut().enumerate() {
+            give_back(&mut g, class, mine);
         }
     }
 }
@@ -78,10 +98,21 @@ thread_local! {
 }
 
 fn class_of(layout: Layout) -> Option<usize> {
-    if layout.align() > ALIGN {
-        return None;
-    }
-    CLASSES.iter().position(|&c| layout.size() <= c)
+    (0..CLASSES.len()).find(|&c| layout.size() <= CLASSES[c] && layout.align() <= class_align(c))
+}
+
+/// Moves up to `n` blocks of `class` from the global list to `to`.
+fn refill(g: &mut Global, class: usize, n: usize, to: &mut Vec<usize>) {
+    let n = g.free[class].len().min(n);
+    let at = g.free[class].len() - n;
+    to.extend(g.free[class].drain(at..));
+    GLOBAL_FREE[class].store(g.free[class].len(), Ordering::Relaxed);
+}
+
+/// Adds blocks of `class` to the global list.
+fn give_back(g: &mut Global, class: usize, blocks: &mut Vec<usize>) {
+    g.free[class].append(blocks);
+    GLOBAL_FREE[class].store(g.free[class].len(), Ordering::Relaxed);
 }
 
 /// Allocates memory for `layout` (non-zero size).
@@ -100,35 +131,34 @@ pub(crate) fn alloc(layout: Layout) -> *mut u8 {
         if let Some(p) = c.free[class].pop() {
             return p;
         }
-        let size = CLASSES[class];
-        if c.end - c.next < size {
-            let mut g = global();
-            // Prefer recycled blocks of this class.
-            let n = g.free[class].len().min(CACHE_MAX / 2);
-            if n > 0 {
-                let at = g.free[class].len() - n;
-                let batch: Vec<usize> = g.free[class].drain(at..).collect();
-                drop(g);
-                c.free[class].extend(batch);
-                return c.free[class].pop().expect("refilled");
+        // Prefer recycled blocks of this class to fresh memory.
+        if GLOBAL_FREE[class].load(Ordering::Relaxed) > 0 {
+            refill(&mut global(), class, CACHE_MAX / 2, &mut c.free[class]);
+            if let Some(p) = c.free[class].pop() {
+                return p;
             }
-            let (next, end) = carve(&mut g, SLAB);
-            c.next = next;
-            c.end = end;
         }
-        let p = c.next;
-        c.next += size;
-        p
+        let size = CLASSES[class];
+        let mut start = c.next.next_multiple_of(class_align(class));
+        if start + size > c.end {
+            let (next, end) = carve(&mut global(), SLAB);
+            c.end = end;
+            start = next;
+        }
+        c.next = start + size;
+        start
     });
     match from_cache {
         Ok(p) => p as *mut u8,
         // Thread teardown: go straight to the global lists.
         Err(_) => {
             let mut g = global();
-            if let Some(p) = g.free[class].pop() {
-                return p as *mut u8;
+            let mut one = Vec::new();
+            refill(&mut g, class, 1, &mut one);
+            match one.pop() {
+                Some(p) => p as *mut u8,
+                None => carve(&mut g, CLASSES[class]).0 as *mut u8,
             }
-            carve(&mut g, CLASSES[class]).0 as *mut u8
         }
     }
 }
@@ -148,17 +178,19 @@ pub(crate) unsafe fn dealloc(p: *mut u8, layout: Layout) {
         let mut c = c.borrow_mut();
         c.free[class].push(p as usize);
         if c.free[class].len() > CACHE_MAX {
-            let half = c.free[class].split_off(CACHE_MAX / 2);
-            global().free[class].extend(half);
+            let mut half = c.free[class].split_off(CACHE_MAX / 2);
+            give_back(&mut global(), class, &mut half);
         }
     });
     if cached.is_err() {
-        global().free[class].push(p as usize);
+        give_back(&mut global(), class, &mut vec![p as usize]);
     }
 }
 
 /// Takes `len` bytes from the current chunk, mapping a new one if needed.
 fn carve(g: &mut Global, len: usize) -> (usize, usize) {
+    // Keeps the chunk's cursor, and so every slab, ALIGN-aligned.
+    let len = len.next_multiple_of(ALIGN);
     if g.end - g.next < len {
         // SAFETY: a fresh anonymous private mapping aliases nothing.
         let p = unsafe {
