@@ -86,8 +86,11 @@ fn info(g: &GRef, now: u64) -> GoroutineInfo {
     GoroutineInfo {
         id: g.id,
         state: g.describe_state(),
-        waiting: (state == WAITING)
-            .then(|| Duration::from_nanos(now.saturating_sub(g.parked_at.load(Ordering::Relaxed)))),
+        waiting: (state == WAITING).then(|| {
+            let now_ms = (now / 1_000_000) as u32;
+            let since = now_ms.wrapping_sub(g.parked_at_ms.load(Ordering::Relaxed));
+            Duration::from_millis(since.into())
+        }),
         home: (home != NO_HOME).then_some(home),
         spawned_at: Some(g.spawn_site.to_string()),
         park_stack: park_stack_of(g.id),

@@ -36,10 +36,11 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 
-/// One goroutine's (or thread's) locals: (key address, value).
+/// One goroutine's (or thread's) locals: (key address, value). Boxed on
+/// first use: one word in every G, most of which never use a local.
 #[derive(Default)]
 pub(crate) struct Locals {
-    values: Vec<(usize, Box<dyn Any>)>,
+    values: Option<Box<Vec<(usize, Box<dyn Any>)>>>,
 }
 
 impl Locals {
@@ -47,11 +48,10 @@ impl Locals {
     /// values, which are dropped in the next round (at most a few rounds).
     pub(crate) fn clear(&mut self) {
         for _ in 0..8 {
-            let values = std::mem::take(&mut self.values);
-            if values.is_empty() {
-                return;
+            match self.values.take() {
+                Some(values) if !values.is_empty() => drop(values),
+                _ => return,
             }
-            drop(values);
         }
     }
 }
@@ -74,13 +74,15 @@ impl<T: 'static> LocalKey<T> {
         let value: *const T = with_locals(|locals| {
             // SAFETY: `locals` is the caller's own list (see with_locals),
             // and no reference into the list itself outlives this closure.
-            let list = unsafe { &mut *locals };
-            if let Some((_, v)) = list.values.iter().find(|(k, _)| *k == key) {
+            let list = unsafe { &mut *locals }
+                .values
+                .get_or_insert_with(Box::default);
+            if let Some((_, v)) = list.iter().find(|(k, _)| *k == key) {
                 return v.downcast_ref::<T>().expect("one type per key") as *const T;
             }
             let boxed: Box<dyn Any> = Box::new((self.init)());
             let ptr = boxed.downcast_ref::<T>().expect("just made") as *const T;
-            list.values.push((key, boxed));
+            list.push((key, boxed));
             ptr
         });
         // SAFETY: the value is boxed and only dropped when its goroutine (or

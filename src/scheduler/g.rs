@@ -161,9 +161,10 @@ pub(crate) struct G {
     /// Set by the M that first parks this goroutine, when it adds it to its
     /// P's registry (`registry.rs`). Only that M writes it.
     pub(crate) registered: AtomicBool,
-    /// Runtime-clock time of the last park (sysmon's coarse clock), for
-    /// dumps: how long it has waited.
-    pub(crate) parked_at: AtomicU64,
+    /// Runtime-clock milliseconds (sysmon's coarse clock, wrapping) at the
+    /// last park, for dumps: how long it has waited. 32 bits keep the G in
+    /// a smaller size class; dumps read the wait modulo 49 days.
+    pub(crate) parked_at_ms: AtomicU32,
     /// `goroutine_local!` values; touched only by the goroutine itself while
     /// it runs (and by its exit path).
     pub(crate) locals: UnsafeCell<crate::local::Locals>,
@@ -264,7 +265,7 @@ where
             spawn_site,
             shared,
             registered: AtomicBool::new(false),
-            parked_at: AtomicU64::new(0),
+            parked_at_ms: AtomicU32::new(0),
             locals: UnsafeCell::new(crate::local::Locals::default()),
         },
         f: UnsafeCell::new(Some(f)),
@@ -401,5 +402,26 @@ impl G {
         // SAFETY: per the caller's contract; `free_join` is the cell's own
         // free.
         unsafe { JoinCore::complete(self.join, self.vtable.free_join) }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    fn task_size<F: FnOnce() -> u64>(_: &F) -> usize {
+        std::mem::size_of::<super::Task<F, u64>>()
+    }
+
+    /// A goroutine whose closure captures a word or two (a channel, an
+    /// index) must fit the 128-byte class: the G is most of what an
+    /// unstarted goroutine costs.
+    #[test]
+    fn a_small_closures_task_fits_128_bytes() {
+        let (chan, i) = (0usize, 0u64);
+        let f = move || chan as u64 + i;
+        assert!(
+            task_size(&f) <= 128,
+            "G is {} bytes",
+            std::mem::size_of::<super::G>()
+        );
     }
 }

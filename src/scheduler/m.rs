@@ -799,8 +799,8 @@ impl MLocal {
             crate::trace::park(g.id, reason.as_str());
         }
         g.set_state(super::g::WAITING, reason);
-        g.parked_at.store(
-            self.shared.coarse_now.load(Ordering::Relaxed),
+        g.parked_at_ms.store(
+            (self.shared.coarse_now.load(Ordering::Relaxed) / 1_000_000) as u32,
             Ordering::Relaxed,
         );
         if !g.registered.load(Ordering::Relaxed) {

@@ -145,7 +145,13 @@ impl Arena {
             // nobody runs on it; we hold the lock, so nobody takes it
             // meanwhile. MADV_DONTNEED on anonymous private memory only
             // makes the pages zero-filled on next touch.
-            unsafe { libc::madvise(s.base as *mut libc::c_void, s.size, libc::MADV_DONTNEED) };
+            unsafe {
+                libc::madvise(
+                    s.base.get() as *mut libc::c_void,
+                    s.size,
+                    libc::MADV_DONTNEED,
+                )
+            };
         }
     }
 
@@ -179,7 +185,7 @@ impl Arena {
             st.valgrind_ids.push(id);
         }
         Ok(Stack {
-            base,
+            base: std::num::NonZeroUsize::new(base).expect("a slot above its guard page"),
             size: self.stack_size,
         })
     }

@@ -54,19 +54,21 @@ pub(crate) fn page_size() -> usize {
 /// guard page immediately below `base`.
 #[derive(Debug)]
 pub(crate) struct Stack {
-    base: usize,
+    /// Never zero (a guard page lies below it), so `Option<Stack>`, which
+    /// each G holds, costs no extra word.
+    base: std::num::NonZeroUsize,
     size: usize,
 }
 
 impl Stack {
     /// The highest address of the stack (exclusive), 16-byte aligned.
     pub(crate) fn top(&self) -> usize {
-        self.base + self.size
+        self.base.get() + self.size
     }
 
     /// The guard page's address range.
     pub(crate) fn guard(&self) -> std::ops::Range<usize> {
-        self.base - page_size()..self.base
+        self.base.get() - page_size()..self.base.get()
     }
 
     /// Usable bytes.
@@ -80,7 +82,13 @@ impl Stack {
         // SAFETY: [base, base+len) lies inside this stack's slot, which this
         // value owns and nobody runs on; MADV_DONTNEED on anonymous private
         // memory only zero-fills it on next touch.
-        unsafe { libc::madvise(self.base as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        unsafe {
+            libc::madvise(
+                self.base.get() as *mut libc::c_void,
+                len,
+                libc::MADV_DONTNEED,
+            )
+        };
     }
 }
 
