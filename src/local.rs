@@ -36,11 +36,14 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 
-/// One goroutine's (or thread's) locals: (key address, value). Boxed on
-/// first use: one word in every G, most of which never use a local.
+/// (key address, value) pairs.
+type List = Vec<(usize, Box<dyn Any>)>;
+
+/// One goroutine's (or thread's) locals. Boxed on first use: one word in
+/// every G, most of which never use a local.
 #[derive(Default)]
 pub(crate) struct Locals {
-    values: Option<Box<Vec<(usize, Box<dyn Any>)>>>,
+    values: Option<Box<List>>,
 }
 
 impl Locals {

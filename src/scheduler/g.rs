@@ -32,7 +32,7 @@
 //! count reaches zero.
 
 use super::join_cell::{self, JoinCell, JoinCore};
-use crate::loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use crate::stack::Stack;
 use std::alloc::Layout;
 use std::any::Any;
