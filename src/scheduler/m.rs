@@ -109,6 +109,10 @@ const SPIN_WAIT: std::time::Duration = std::time::Duration::from_micros(50);
 const STEAL_BATCH: usize = 16;
 const STEAL_PATIENCE: std::time::Duration = std::time::Duration::from_micros(3);
 
+/// A spinning M polls the network every this many spin rounds (each 64
+/// `pause`s, about a microsecond).
+const NETPOLL_EVERY: u32 = 4;
+
 /// `p` when the M holds no P.
 const NO_P: u32 = u32::MAX;
 
@@ -1116,11 +1120,22 @@ impl MLocal {
     fn spin_for_work(&self, p: &P) -> Option<GRef> {
         let start = std::time::Instant::now();
         let mut small_since = None;
+        let mut round = 0u32;
         while start.elapsed() < SPIN_WAIT {
             for _ in 0..64 {
                 std::hint::spin_loop();
             }
             let shared = &*self.shared;
+            round = round.wrapping_add(1);
+            // The network too, as Go's spinning Ms do: a connection's next
+            // request often arrives while we spin, and nobody else may be
+            // polling (an M blocked in the poller makes this a no-op).
+            if round % NETPOLL_EVERY == 0 && super::netpoll::poll_ready() > 0 {
+                // SAFETY: we hold the P.
+                if let Some(g) = unsafe { p.pop() } {
+                    return Some(g);
+                }
+            }
             if p.has_inbox() || !shared.global.is_empty() {
                 // SAFETY: we hold the P.
                 if let Some(g) = unsafe { p.pop() } {
