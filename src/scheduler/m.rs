@@ -1130,7 +1130,7 @@ impl MLocal {
             // The network too, as Go's spinning Ms do: a connection's next
             // request often arrives while we spin, and nobody else may be
             // polling (an M blocked in the poller makes this a no-op).
-            if round % NETPOLL_EVERY == 0 && super::netpoll::poll_ready() > 0 {
+            if round.is_multiple_of(NETPOLL_EVERY) && super::netpoll::poll_ready() > 0 {
                 // SAFETY: we hold the P.
                 if let Some(g) = unsafe { p.pop() } {
                     return Some(g);
