@@ -5,10 +5,12 @@
 use crate::scheduler::g::WaitReason;
 use crate::scheduler::join_cell::{CoreRef, JoinCell, JoinCore};
 use crate::scheduler::park::{self, Waiter};
+use crate::scheduler::Shared;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread;
 
@@ -46,12 +48,9 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
         let mut d = f.debug_struct("JoinHandle");
         d.field("goroutine", &core.id());
         d.field("spawned_at", &format_args!("{}", core.spawn_site));
-        let state = if core.is_finished() {
-            "dead"
-        } else {
-            // SAFETY: a goroutine that has not exited keeps its runtime's
-            // Shared alive.
-            unsafe { &*core.shared }.describe_goroutine(core.id())
+        let state = match runtime_of(core) {
+            Some(shared) if !core.is_finished() => shared.describe_goroutine(core.id()),
+            _ => "dead",
         };
         d.field("state", &state).finish()
     }
@@ -61,6 +60,22 @@ impl<T> JoinHandle<T> {
     fn core(&self) -> &JoinCore {
         // SAFETY: the cell lives while the handle does.
         unsafe { JoinCell::core(self.cell).as_ref() }
+    }
+}
+
+/// The runtime of the goroutine behind `core`, if it still exists.
+///
+/// The cell's `shared` pointer is only known to be valid while the
+/// goroutine has not exited (a runtime dropped with goroutines left is
+/// leaked, never freed), but a goroutine can exit, and its runtime be
+/// dropped, right after the handle saw it unfinished. So the pointer is
+/// dereferenced only where it is the caller's own runtime (whose M holds
+/// a reference), and otherwise looked up among the live runtimes.
+fn runtime_of(core: &JoinCore) -> Option<Arc<Shared>> {
+    match crate::scheduler::m::current_shared() {
+        // SAFETY: the caller's M holds a reference to its runtime.
+        Some(own) if std::ptr::eq(own, core.shared) => unsafe { &*own }.try_arc(),
+        _ => crate::scheduler::registry::find_runtime(core.shared),
     }
 }
 
@@ -85,12 +100,13 @@ impl<T: Send + 'static> JoinHandle<T> {
     pub fn join(self) -> thread::Result<T> {
         let core = self.core();
         if !core.is_finished() {
-            // SAFETY: a goroutine that has not exited keeps its runtime's
-            // Shared alive.
-            if unsafe { &*core.shared }.is_shut_down() {
-                return Err(shut_down_first(core.id()));
-            }
-            if !join_from_outside(self.cell) {
+            let waited = match runtime_of(core) {
+                Some(shared) if !shared.is_shut_down() => join_from_outside(self.cell, &shared),
+                // Gone or stopping: only a goroutine that has just
+                // finished can still be joined.
+                _ => core.is_finished(),
+            };
+            if !waited {
                 return Err(shut_down_first(core.id()));
             }
         } else {
@@ -133,7 +149,7 @@ fn shut_down_first(id: u64) -> Box<dyn std::any::Any + Send> {
 /// under the list's lock, which we take again before we return); it
 /// registers under that lock and only if the runtime is not shut down, so
 /// no join slips between the shutdown flag and the list.
-fn join_from_outside<T: Send + 'static>(cell: NonNull<JoinCell<T>>) -> bool {
+fn join_from_outside<T: Send + 'static>(cell: NonNull<JoinCell<T>>, shared: &Arc<Shared>) -> bool {
     // SAFETY: the caller's handle keeps the cell alive.
     let core = unsafe { JoinCell::core(cell).as_ref() };
     let waiter = Waiter::current();
@@ -145,11 +161,6 @@ fn join_from_outside<T: Send + 'static>(cell: NonNull<JoinCell<T>>) -> bool {
         });
         return true;
     }
-    // SAFETY: a goroutine that has not exited keeps its runtime's Shared
-    // alive; holding an Arc keeps it alive until we leave the list.
-    let Some(shared) = (unsafe { &*core.shared }).try_arc() else {
-        return core.is_finished();
-    };
     park::park(WaitReason::Join, || {
         let mut list = shared
             .foreign_joiners
@@ -187,14 +198,16 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<thread::Result<T>> {
         let core = self.core();
         if !core.is_finished() {
-            // SAFETY: a goroutine that has not exited keeps its runtime's
-            // Shared alive.
-            if unsafe { &*core.shared }.is_shut_down() {
-                return Poll::Ready(Err(shut_down_first(core.id())));
-            }
+            let running = runtime_of(core).is_some_and(|shared| !shared.is_shut_down());
+            if !running {
+                // Gone or stopping: only a goroutine that has just
+                // finished can still be joined.
+                if !core.is_finished() {
+                    return Poll::Ready(Err(shut_down_first(core.id())));
+                }
             // SAFETY: we own the unique join handle (`&mut self`), so calls
             // do not overlap.
-            if unsafe { JoinCell::set_join_waker(self.cell, cx.waker()) } {
+            } else if unsafe { JoinCell::set_join_waker(self.cell, cx.waker()) } {
                 return Poll::Pending;
             }
         }

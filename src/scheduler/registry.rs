@@ -67,6 +67,15 @@ pub(crate) fn add_runtime(shared: Weak<Shared>) {
     rts.push(shared);
 }
 
+/// The runtime at `ptr`, if it is still alive (a pointer compare, then an
+/// upgrade: never a dereference of `ptr`).
+pub(crate) fn find_runtime(ptr: *const Shared) -> Option<std::sync::Arc<Shared>> {
+    let rts = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
+    rts.iter()
+        .find(|w| std::ptr::eq(w.as_ptr(), ptr))
+        .and_then(Weak::upgrade)
+}
+
 /// Every runtime still alive.
 pub(crate) fn runtimes() -> Vec<std::sync::Arc<Shared>> {
     let rts = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
