@@ -423,14 +423,21 @@ mod loom_models {
         }
     }
 
-    #[test]
-    fn loom_join_waker_reregistered_while_the_goroutine_exits() {
+    /// Runs `body` under loom with a fresh cell and its drop counter.
+    fn model(body: fn(NonNull<JoinCell<Counted>>, LoomArc<loom::sync::atomic::AtomicUsize>)) {
         let mut builder = loom::model::Builder::new();
         builder.preemption_bound = Some(3);
-        builder.check(|| {
+        builder.check(move || {
             let drops = LoomArc::new(loom::sync::atomic::AtomicUsize::new(0));
             let cell =
                 JoinCell::<Counted>::new(1, std::ptr::null(), std::panic::Location::caller());
+            body(cell, drops);
+        });
+    }
+
+    #[test]
+    fn loom_join_waker_reregistered_while_the_goroutine_exits() {
+        model(|cell, drops| {
             let g = SendPtr(cell);
             let d = drops.clone();
             let exiting = loom::thread::spawn(move || goroutine_side(g, d));
@@ -472,12 +479,7 @@ mod loom_models {
     /// and the result is dropped exactly once.
     #[test]
     fn loom_handle_dropped_while_the_goroutine_completes() {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(3);
-        builder.check(|| {
-            let drops = LoomArc::new(loom::sync::atomic::AtomicUsize::new(0));
-            let cell =
-                JoinCell::<Counted>::new(1, std::ptr::null(), std::panic::Location::caller());
+        model(|cell, drops| {
             let waker = Arc::new(CountingWaker(StdAtomic::new(0)));
             // SAFETY: the handle's side, before the goroutine starts.
             let registered = unsafe { JoinCell::set_join_waker(cell, &Waker::from(waker.clone())) };
