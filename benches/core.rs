@@ -1,6 +1,7 @@
 //! Criterion benches of the core: the raw context switch (ours and
-//! corosensei's, on the same machine, which is why the runtime uses its
-//! own), spawn+join, yield, and the execution trace's cost (off vs on).
+//! corosensei's, on the same machine; `src/arch/mod.rs` says why the runtime
+//! uses its own), spawn+join, yield, and the execution trace's cost (off vs
+//! on).
 //!
 //! `cargo bench --bench core`; a single group with `-- switch`.
 
