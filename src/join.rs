@@ -48,10 +48,12 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
         let mut d = f.debug_struct("JoinHandle");
         d.field("goroutine", &core.id());
         d.field("spawned_at", &format_args!("{}", core.spawn_site));
-        let state = match runtime_of(core) {
-            Some(shared) if !core.is_finished() => shared.describe_goroutine(core.id()),
-            _ => "dead",
+        let live = if core.is_finished() {
+            None
+        } else {
+            runtime_of(core)
         };
+        let state = live.map_or("dead", |shared| shared.describe_goroutine(core.id()));
         d.field("state", &state).finish()
     }
 }
@@ -79,6 +81,13 @@ fn runtime_of(core: &JoinCore) -> Option<Arc<Shared>> {
     }
 }
 
+/// [`runtime_of`], unless it is shutting down: the runtime a wait for the
+/// goroutine can still end on. Without one, only a goroutine that has just
+/// finished can still be joined.
+fn running_runtime_of(core: &JoinCore) -> Option<Arc<Shared>> {
+    runtime_of(core).filter(|shared| !shared.is_shut_down())
+}
+
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         // SAFETY: the handle's last use of its cell.
@@ -100,11 +109,9 @@ impl<T: Send + 'static> JoinHandle<T> {
     pub fn join(self) -> thread::Result<T> {
         let core = self.core();
         if !core.is_finished() {
-            let waited = match runtime_of(core) {
-                Some(shared) if !shared.is_shut_down() => join_from_outside(self.cell, &shared),
-                // Gone or stopping: only a goroutine that has just
-                // finished can still be joined.
-                _ => core.is_finished(),
+            let waited = match running_runtime_of(core) {
+                Some(shared) => join_from_outside(self.cell, &shared),
+                None => core.is_finished(),
             };
             if !waited {
                 return Err(shut_down_first(core.id()));
@@ -198,10 +205,7 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<thread::Result<T>> {
         let core = self.core();
         if !core.is_finished() {
-            let running = runtime_of(core).is_some_and(|shared| !shared.is_shut_down());
-            if !running {
-                // Gone or stopping: only a goroutine that has just
-                // finished can still be joined.
+            if running_runtime_of(core).is_none() {
                 if !core.is_finished() {
                     return Poll::Ready(Err(shut_down_first(core.id())));
                 }

@@ -1,11 +1,12 @@
 //! Memory for goroutines: the allocation behind each G (`g.rs`'s
 //! `Task<F, T>`) and its join cell (`join_cell.rs`), recycled by size class.
 //!
-//! Spawning a goroutine allocates both; exiting frees the G, dropping the
-//! handle (or exiting, if the handle went first) frees the cell, so this
-//! sits on the hottest path of a spawn-heavy program. Going through the global allocator there cost a page fault every
-//! ~30 goroutines and, on non-main threads, glibc growing its arena with an
-//! `mprotect` call every 128 KiB. Instead:
+//! Spawning a goroutine allocates both; exiting frees the G, and dropping
+//! the handle (or exiting, if the handle went first) frees the cell, so
+//! this sits on the hottest path of a spawn-heavy program. Going through
+//! the global allocator there cost a page fault every ~30 goroutines and,
+//! on non-main threads, glibc growing its arena with an `mprotect` call
+//! every 128 KiB. Instead:
 //!
 //! * Blocks come in nine size classes up to 1 KiB: 48 bytes (16-byte
 //!   aligned: a join cell with a word-sized result), then 64-byte aligned
@@ -46,13 +47,6 @@ const SMALL_ALIGN: usize = 16;
 /// lock to skip it when there are none.
 static GLOBAL_FREE: [AtomicUsize; CLASSES.len()] = [const { AtomicUsize::new(0) }; CLASSES.len()];
 
-fn class_align(class: usize) -> usize {
-    if CLASSES[class].is_multiple_of(ALIGN) {
-        ALIGN
-    } else {
-        SMALL_ALIGN
-    }
-}
 const CHUNK: usize = 4 << 20;
 /// Bytes a thread takes from a chunk at once for bump allocation.
 const SLAB: usize = 64 << 10;
@@ -95,6 +89,14 @@ thread_local! {
     static CACHE: RefCell<Cache> = const {
         RefCell::new(Cache { next: 0, end: 0, free: [const { Vec::new() }; CLASSES.len()] })
     };
+}
+
+fn class_align(class: usize) -> usize {
+    if CLASSES[class].is_multiple_of(ALIGN) {
+        ALIGN
+    } else {
+        SMALL_ALIGN
+    }
 }
 
 fn class_of(layout: Layout) -> Option<usize> {
