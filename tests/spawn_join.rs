@@ -322,7 +322,11 @@ fn every_result_is_dropped_once_whoever_lets_go_of_the_join_cell_last() {
     for rt in common::runtimes() {
         let drops = Arc::new(AtomicUsize::new(0));
         let d = drops.clone();
-        let joined = rt.run(move || {
+        // The pollers are joined outside the runtime: a goroutine blocking
+        // its thread in `JoinHandle::join` of std would, in pinned mode,
+        // starve the goroutines homed on that thread, which the pollers
+        // may be waiting for.
+        let (joined, pollers) = rt.run(move || {
             let mut joined = 0;
             let mut pending = Vec::new();
             for i in 0..N {
@@ -364,12 +368,14 @@ fn every_result_is_dropped_once_whoever_lets_go_of_the_join_cell_last() {
                         n
                     })
                 })
-                .collect();
-            for p in pollers {
-                joined += p.join().unwrap();
-            }
-            joined
+                .collect::<Vec<_>>();
+            (joined, pollers)
         });
+        let joined = joined
+            + pollers
+                .into_iter()
+                .map(|p| p.join().unwrap())
+                .sum::<usize>();
         assert!(joined > 0);
         // Detached goroutines may still be finishing.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

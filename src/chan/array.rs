@@ -23,7 +23,7 @@ use super::select::Reservation;
 use super::wait::{
     expired, park_recv, park_send, ClaimList, Entry, Outcome, SendNow, Wait, WaitQueue,
 };
-use crate::loom::sync::{Mutex, MutexGuard};
+use crate::scheduler::lock::{Lock, LockGuard};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -74,7 +74,7 @@ pub(crate) struct Channel<T> {
     /// All channel state; held only for buffer, queue and flag updates (a
     /// blocking operation releases it once its goroutine has switched out,
     /// `wait.rs`), never while a goroutine sleeps.
-    inner: Mutex<Inner<T>>,
+    inner: Lock<Inner<T>>,
 }
 
 impl<T> Channel<T> {
@@ -82,7 +82,7 @@ impl<T> Channel<T> {
         assert!(cap > 0, "the array flavour needs capacity");
         Channel {
             cap,
-            inner: Mutex::new(Inner {
+            inner: Lock::new(Inner {
                 buf: VecDeque::with_capacity(cap.min(1024)),
                 reserved: 0,
                 senders: WaitQueue::new(),
@@ -92,8 +92,8 @@ impl<T> Channel<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> LockGuard<'_, Inner<T>> {
+        self.inner.lock()
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -109,9 +109,9 @@ impl<T> Channel<T> {
     /// full, the lock stays held so that a blocking send queues under it.
     fn send_now<'a>(
         &'a self,
-        mut inner: MutexGuard<'a, Inner<T>>,
+        mut inner: LockGuard<'a, Inner<T>>,
         value: T,
-    ) -> SendNow<MutexGuard<'a, Inner<T>>, T> {
+    ) -> SendNow<LockGuard<'a, Inner<T>>, T> {
         if inner.closed {
             return SendNow::Closed(value);
         }

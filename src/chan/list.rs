@@ -10,7 +10,7 @@
 
 use super::error::{RecvTimeoutError, SendError, TryRecvError};
 use super::wait::{expired, park_recv, ClaimList, Entry, Outcome, Wait, WaitQueue};
-use crate::loom::sync::{Mutex, MutexGuard};
+use crate::scheduler::lock::{Lock, LockGuard};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -24,13 +24,13 @@ struct Inner<T> {
 pub(crate) struct Channel<T> {
     /// All channel state; never held while a goroutine sleeps (a blocking
     /// receive releases it once its goroutine has switched out, `wait.rs`).
-    inner: Mutex<Inner<T>>,
+    inner: Lock<Inner<T>>,
 }
 
 impl<T> Channel<T> {
     pub(crate) fn new() -> Channel<T> {
         Channel {
-            inner: Mutex::new(Inner {
+            inner: Lock::new(Inner {
                 buf: VecDeque::new(),
                 receivers: WaitQueue::new(),
                 closed: false,
@@ -38,8 +38,8 @@ impl<T> Channel<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> LockGuard<'_, Inner<T>> {
+        self.inner.lock()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -30,7 +30,7 @@ use super::select::Reservation;
 use super::wait::{
     expired, park_recv, park_send, ClaimList, Entry, Outcome, SendNow, Wait, WaitQueue,
 };
-use crate::loom::sync::{Mutex, MutexGuard};
+use crate::scheduler::lock::{Lock, LockGuard};
 use std::ops::ControlFlow;
 use std::time::Instant;
 
@@ -44,13 +44,13 @@ pub(crate) struct Channel<T> {
     /// All channel state; held only for queue and flag updates (a blocking
     /// operation releases it once its goroutine has switched out), never
     /// while a goroutine sleeps or while touching a claimed owner's packet.
-    inner: Mutex<Inner<T>>,
+    inner: Lock<Inner<T>>,
 }
 
 impl<T> Channel<T> {
     pub(crate) fn new() -> Channel<T> {
         Channel {
-            inner: Mutex::new(Inner {
+            inner: Lock::new(Inner {
                 senders: WaitQueue::new(),
                 receivers: WaitQueue::new(),
                 closed: false,
@@ -58,17 +58,17 @@ impl<T> Channel<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> LockGuard<'_, Inner<T>> {
+        self.inner.lock()
     }
 
     /// The non-waiting part of a send: closed, then a parked receiver to
     /// hand the value to. With no receiver, the lock stays held so that a
     /// blocking send queues under it.
     fn send_now(
-        mut inner: MutexGuard<'_, Inner<T>>,
+        mut inner: LockGuard<'_, Inner<T>>,
         value: T,
-    ) -> SendNow<MutexGuard<'_, Inner<T>>, T> {
+    ) -> SendNow<LockGuard<'_, Inner<T>>, T> {
         if inner.closed {
             return SendNow::Closed(value);
         }

@@ -10,19 +10,19 @@
 
 use super::g::GRef;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::Mutex;
+use crate::scheduler::lock::Lock;
 use std::collections::VecDeque;
 
 pub(crate) struct Inject {
     /// Protected by itself; `len` mirrors its length for lock-free peeks.
-    queue: Mutex<VecDeque<GRef>>,
+    queue: Lock<VecDeque<GRef>>,
     len: AtomicUsize,
 }
 
 impl Inject {
     pub(crate) fn new() -> Inject {
         Inject {
-            queue: Mutex::new(VecDeque::new()),
+            queue: Lock::new(VecDeque::new()),
             len: AtomicUsize::new(0),
         }
     }
@@ -38,13 +38,13 @@ impl Inject {
     }
 
     pub(crate) fn push(&self, g: GRef) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.queue.lock();
         q.push_back(g);
         self.len.store(q.len(), Ordering::SeqCst);
     }
 
     pub(crate) fn push_batch(&self, batch: Vec<GRef>) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.queue.lock();
         q.extend(batch);
         self.len.store(q.len(), Ordering::SeqCst);
     }
@@ -55,7 +55,7 @@ impl Inject {
         if self.is_empty() {
             return None;
         }
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.queue.lock();
         let first = q.pop_front()?;
         let n = max.saturating_sub(1).min(q.len());
         let rest: Vec<GRef> = q.drain(..n).collect();
@@ -71,7 +71,7 @@ impl Inject {
 impl Drop for Inject {
     fn drop(&mut self) {
         // Leak goroutines still queued at teardown (see Runtime's drop).
-        let q = self.queue.get_mut().unwrap_or_else(|e| e.into_inner());
+        let q = self.queue.get_mut();
         for g in q.drain(..) {
             std::mem::forget(g);
         }

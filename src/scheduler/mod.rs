@@ -35,6 +35,7 @@ pub(crate) mod hold;
 pub(crate) mod idle;
 mod inject;
 pub(crate) mod join_cell;
+pub(crate) mod lock;
 pub(crate) mod m;
 pub(crate) mod mode;
 pub(crate) mod netpoll;

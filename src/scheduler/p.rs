@@ -19,7 +19,7 @@
 use super::g::{GRef, G, NO_HOME};
 use super::queue::{Overflow, Queue};
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use crate::loom::sync::Mutex;
+use crate::scheduler::lock::Lock;
 use crate::stack;
 use crossbeam_utils::CachePadded;
 use std::cell::UnsafeCell;
@@ -76,7 +76,7 @@ pub(crate) struct P {
     // ---- written by other threads
     /// Protected by itself; `inbox_len` mirrors its length (SeqCst, see
     /// `idle.rs` for the pairing with `idle`).
-    inbox: CachePadded<Mutex<Vec<GRef>>>,
+    inbox: CachePadded<Lock<Vec<GRef>>>,
     inbox_len: AtomicUsize,
     /// Set, under the idle lock, while the P sits on the idle list.
     pub(crate) idle: AtomicBool,
@@ -112,7 +112,7 @@ impl P {
             id,
             runnext: AtomicPtr::new(std::ptr::null_mut()),
             runq: CachePadded::new(Queue::new()),
-            inbox: CachePadded::new(Mutex::new(Vec::new())),
+            inbox: CachePadded::new(Lock::new(Vec::new())),
             inbox_len: AtomicUsize::new(0),
             local_len: AtomicUsize::new(0),
             idle: AtomicBool::new(false),
@@ -228,7 +228,7 @@ impl P {
             return Some(g);
         }
         if self.inbox_len.load(Ordering::SeqCst) != 0 {
-            let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+            let mut inbox = self.inbox.lock();
             local.pinned.extend(inbox.drain(..));
             self.inbox_len.store(0, Ordering::SeqCst);
         }
@@ -311,7 +311,7 @@ impl P {
 
     /// Queues a goroutine homed on this P from another thread.
     pub(crate) fn push_remote(&self, g: GRef) {
-        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inbox = self.inbox.lock();
         inbox.push(g);
         self.inbox_len.store(inbox.len(), Ordering::SeqCst);
     }
@@ -339,7 +339,7 @@ impl Drop for P {
         for g in local.pinned.drain(..) {
             std::mem::forget(g);
         }
-        let inbox = self.inbox.get_mut().unwrap_or_else(|e| e.into_inner());
+        let inbox = self.inbox.get_mut();
         for g in inbox.drain(..) {
             std::mem::forget(g);
         }
