@@ -18,41 +18,44 @@
 //! a spinner that grabs the lock from 0 to 1 past sleepers cannot strand
 //! them: the next sleeper to wake puts the 2 back.
 //!
-//! No poisoning: nothing here runs user code while holding it (values are
-//! moved in and out; drops happen after the guard is gone), and the callers
-//! used `into_inner` on poison anyway.
+//! No poisoning: the callers recovered from poison with `into_inner`
+//! anyway, and a panic under the lock unlocks it as the guard drops.
 //!
-//! Under loom the same API wraps loom's mutex, so the models of the code
-//! that uses it still explore its interleavings (the spin and the futex are
-//! not modelled; the stress tests below exercise them).
+//! Under loom the algorithm is modelled on its own (`loom_models` below,
+//! with the futex modelled in `futex_model`). The code that uses the lock
+//! runs its models on loom's mutex instead (`loom_mutex`): loom gives each
+//! thread one unpark token shared by every blocking primitive, so a
+//! modelled futex would take the token a channel model's `park` waits for,
+//! where the real futex word and a thread's parker are separate.
 
 #[cfg(not(loom))]
 pub(crate) use imp::{Lock, LockGuard};
 #[cfg(loom)]
-pub(crate) use model::{Lock, LockGuard};
+pub(crate) use loom_mutex::{Lock, LockGuard};
 
-/// How long a waiter spins before it sleeps in the kernel. Long enough to
-/// cover a holder that switches goroutines under the lock (a few hundred
-/// ns), short enough that a holder preempted by the OS costs little.
-#[cfg(not(loom))]
-const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(4);
-
-#[cfg(not(loom))]
+// Under loom, only the lock's own models use it.
+#[cfg_attr(loom, allow(dead_code))]
 mod imp {
     use std::cell::UnsafeCell;
     use std::ops::{Deref, DerefMut};
-    use std::sync::atomic::{AtomicU32, Ordering};
 
-    use super::SPIN_FOR;
-    use crate::scheduler::park::{futex_wait, futex_wake};
+    use crate::loom::sync::atomic::{AtomicU32, Ordering};
 
     const FREE: u32 = 0;
     const HELD: u32 = 1;
     /// Held, and a waiter may be asleep: the unlock must wake one.
     const CONTENDED: u32 = 2;
 
+    /// How long a waiter spins before it sleeps in the kernel. Long enough to
+    /// cover a holder that switches goroutines under the lock (a few hundred
+    /// ns), short enough that a holder preempted by the OS costs little.
+    #[cfg(not(loom))]
+    const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(4);
+
     pub(crate) struct Lock<T: ?Sized> {
         state: AtomicU32,
+        #[cfg(loom)]
+        futex: super::futex_model::Futex,
         value: UnsafeCell<T>,
     }
 
@@ -63,9 +66,19 @@ mod imp {
     unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
 
     impl<T> Lock<T> {
+        #[cfg(not(loom))]
         pub(crate) const fn new(value: T) -> Lock<T> {
             Lock {
                 state: AtomicU32::new(FREE),
+                value: UnsafeCell::new(value),
+            }
+        }
+
+        #[cfg(loom)]
+        pub(crate) fn new(value: T) -> Lock<T> {
+            Lock {
+                state: AtomicU32::new(FREE),
+                futex: super::futex_model::Futex::new(),
                 value: UnsafeCell::new(value),
             }
         }
@@ -93,17 +106,31 @@ mod imp {
 
         #[cold]
         fn lock_contended(&self) {
+            if self.spin() {
+                return;
+            }
+            // Sleep. Swapping in CONTENDED (rather than HELD) after a wake
+            // keeps the mark for the sleepers still behind us.
+            while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
+                self.futex_wait();
+            }
+        }
+
+        /// Tries for the lock for up to [`SPIN_FOR`], backing off; true if it
+        /// got it. Takes it from FREE to HELD even past sleepers:
+        /// the sleeper the last unlock woke puts CONTENDED back.
+        #[cfg(not(loom))]
+        fn spin(&self) -> bool {
             let mut started = None;
             let mut backoff = 1u32;
             loop {
-                let state = self.state.load(Ordering::Relaxed);
-                if state == FREE
+                if self.state.load(Ordering::Relaxed) == FREE
                     && self
                         .state
                         .compare_exchange_weak(FREE, HELD, Ordering::Acquire, Ordering::Relaxed)
                         .is_ok()
                 {
-                    return;
+                    return true;
                 }
                 for _ in 0..backoff {
                     std::hint::spin_loop();
@@ -112,29 +139,53 @@ mod imp {
                     backoff *= 2;
                     continue;
                 }
-                // The clock is read only once the backoff is at its
-                // ceiling: short waits never pay for it.
+                // The clock is read only once the backoff is at its ceiling:
+                // short waits never pay for it.
                 let started = *started.get_or_insert_with(std::time::Instant::now);
                 if started.elapsed() >= SPIN_FOR {
-                    break;
+                    return false;
                 }
             }
-            // Sleep. Swapping in CONTENDED (rather than HELD) after a wake
-            // keeps the mark for the sleepers still behind us.
-            while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
-                futex_wait(&self.state, CONTENDED, None);
-            }
+        }
+
+        /// One attempt: enough for the models to cover a spinner overtaking
+        /// sleepers, without multiplying the executions.
+        #[cfg(loom)]
+        fn spin(&self) -> bool {
+            self.state
+                .compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
         }
 
         #[inline]
         fn unlock(&self) {
             // Release publishes the critical section to the next holder.
             if self.state.swap(FREE, Ordering::Release) == CONTENDED {
-                futex_wake(&self.state);
+                self.futex_wake();
             }
         }
-    }
 
+        #[cfg(not(loom))]
+        fn futex_wait(&self) {
+            crate::scheduler::park::futex_wait(&self.state, CONTENDED, None);
+        }
+
+        #[cfg(not(loom))]
+        fn futex_wake(&self) {
+            crate::scheduler::park::futex_wake(&self.state);
+        }
+
+        #[cfg(loom)]
+        fn futex_wait(&self) {
+            self.futex
+                .wait(|| self.state.load(Ordering::Relaxed) == CONTENDED);
+        }
+
+        #[cfg(loom)]
+        fn futex_wake(&self) {
+            self.futex.wake();
+        }
+    }
     pub(crate) struct LockGuard<'a, T: ?Sized> {
         lock: &'a Lock<T>,
     }
@@ -165,8 +216,44 @@ mod imp {
     }
 }
 
+/// The kernel's futex, for the lock's own models: `wait` sleeps only if
+/// `still` holds when checked under the mutex that `wake` takes too, so a
+/// wake cannot slip between the check and the sleep, as in the kernel.
 #[cfg(loom)]
-mod model {
+#[allow(dead_code)]
+mod futex_model {
+    use loom::sync::{Condvar, Mutex};
+
+    pub(super) struct Futex {
+        sleepers: Mutex<()>,
+        woken: Condvar,
+    }
+
+    impl Futex {
+        pub(super) fn new() -> Futex {
+            Futex {
+                sleepers: Mutex::new(()),
+                woken: Condvar::new(),
+            }
+        }
+
+        pub(super) fn wait(&self, still: impl Fn() -> bool) {
+            let guard = self.sleepers.lock().unwrap();
+            if still() {
+                drop(self.woken.wait(guard).unwrap());
+            }
+        }
+
+        pub(super) fn wake(&self) {
+            let _guard = self.sleepers.lock().unwrap();
+            self.woken.notify_one();
+        }
+    }
+}
+
+/// What the lock's users get under loom: loom's mutex behind the same API.
+#[cfg(loom)]
+mod loom_mutex {
     use std::ops::{Deref, DerefMut};
 
     pub(crate) struct Lock<T>(loom::sync::Mutex<T>);
@@ -198,6 +285,51 @@ mod model {
         fn deref_mut(&mut self) -> &mut T {
             &mut self.0
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::imp::Lock;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Three threads take the lock twice each: loom's cell reports any two
+    /// in the critical section at once (or without the holder's writes
+    /// visible), and a waiter left asleep shows as a deadlock. Three, so
+    /// that a spinner can overtake a sleeper while another sleeps.
+    #[test]
+    fn loom_lock_excludes_and_wakes_every_sleeper() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
+            let lock = Arc::new(Lock::new(UnsafeCell::new(0u32)));
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let lock = lock.clone();
+                    thread::spawn(move || {
+                        for _ in 0..2 {
+                            let g = lock.lock();
+                            // SAFETY: loom checks this access; the lock
+                            // is what should make it exclusive.
+                            g.with_mut(|v| unsafe { *v += 1 });
+                        }
+                    })
+                })
+                .collect();
+            for _ in 0..2 {
+                let g = lock.lock();
+                // SAFETY: as above.
+                g.with_mut(|v| unsafe { *v += 1 });
+            }
+            for t in threads {
+                t.join().unwrap();
+            }
+            // SAFETY: every thread has been joined.
+            let total = lock.lock().with(|v| unsafe { *v });
+            assert_eq!(total, 6);
+        });
     }
 }
 
