@@ -32,7 +32,7 @@
 //! count reaches zero.
 
 use super::join_cell::{self, JoinCell, JoinCore};
-use crate::loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::stack::Stack;
 use std::alloc::Layout;
 use std::any::Any;
@@ -158,9 +158,10 @@ pub(crate) struct G {
     /// outlives every goroutine that has not exited (it is leaked when a
     /// runtime is dropped with goroutines left).
     pub(crate) shared: *const super::Shared,
-    /// Set by the M that first parks this goroutine, when it adds it to its
-    /// P's registry (`registry.rs`). Only that M writes it.
-    pub(crate) registered: AtomicBool,
+    /// Where this goroutine is listed in a P's registry (`registry.rs`):
+    /// P index in the high half, position + 1 in the low; 0 if it never
+    /// parked (or has left). Written under that registry's lock.
+    pub(crate) registry_slot: AtomicU64,
     /// Runtime-clock milliseconds (sysmon's coarse clock, wrapping) at the
     /// last park, for dumps: how long it has waited. 32 bits keep the G in
     /// a smaller size class; dumps read the wait modulo 49 days.
@@ -264,7 +265,7 @@ where
             ctx: UnsafeCell::new(Context { sp: 0, stack: None }),
             spawn_site,
             shared,
-            registered: AtomicBool::new(false),
+            registry_slot: AtomicU64::new(0),
             parked_at_ms: AtomicU32::new(0),
             locals: UnsafeCell::new(crate::local::Locals::default()),
         },

@@ -758,6 +758,7 @@ impl MLocal {
                 Action::Exit => {
                     crate::trace::exit(g.id);
                     g.set_state(DEAD, WaitReason::None);
+                    shared.unregister(&g);
                     // SAFETY: the goroutine made its final switch; its
                     // stack is dead and ours to recycle. We hold the P.
                     if let Some(stack) = unsafe { (*ctx).stack.take() } {
@@ -807,9 +808,8 @@ impl MLocal {
             (self.shared.coarse_now.load(Ordering::Relaxed) / 1_000_000) as u32,
             Ordering::Relaxed,
         );
-        if !g.registered.load(Ordering::Relaxed) {
-            g.registered.store(true, Ordering::Relaxed);
-            p.registry.add(g.clone());
+        if g.registry_slot.load(Ordering::Relaxed) == 0 {
+            p.registry.add(p.id, g);
         }
         // SAFETY: per the caller's contract.
         unsafe { (*unlock)() }
@@ -934,6 +934,7 @@ impl MLocal {
             Action::Exit => {
                 crate::trace::exit(g.id);
                 g.set_state(DEAD, WaitReason::None);
+                shared.unregister(&g);
                 // SAFETY: the goroutine made its final switch; its stack is
                 // dead and ours to recycle.
                 if let Some(stack) = unsafe { (*g.ctx.get()).stack.take() } {
