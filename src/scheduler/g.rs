@@ -27,9 +27,9 @@
 //!   reference, which is normally the last.
 //!
 //! Reference counting: the scheduler holds one reference while the goroutine
-//! has not exited, and every counted `Waiter` holds one (the registry of
-//! parked goroutines, for dumps, too). The allocation is freed when the
-//! count reaches zero.
+//! has not exited, and every counted `Waiter` holds one (so does the
+//! registry of goroutines that have parked, for dumps, until the goroutine
+//! exits). The allocation is freed when the count reaches zero.
 
 use super::join_cell::{self, JoinCell, JoinCore};
 use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
