@@ -32,7 +32,7 @@
 //! exits). The allocation is freed when the count reaches zero.
 
 use super::join_cell::{self, JoinCell, JoinCore};
-use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::stack::Stack;
 use std::alloc::Layout;
 use std::any::Any;
@@ -139,7 +139,10 @@ pub(crate) struct Context {
 
 /// The goroutine header.
 pub(crate) struct G {
-    refs: AtomicUsize,
+    /// 32 bits: references are the scheduler's, one per counted waiter and
+    /// the registry's, a handful at most (`clone` aborts far below wrapping),
+    /// and the G stays at 96 bytes.
+    refs: AtomicU32,
     pub(crate) id: u64,
     vtable: &'static Vtable,
     /// State in the low byte, [`WaitReason`] in the next.
@@ -224,7 +227,11 @@ impl std::ops::Deref for GRef {
 
 impl Clone for GRef {
     fn clone(&self) -> GRef {
-        self.refs.fetch_add(1, Ordering::Relaxed);
+        // As `Arc` does: a count this high means references leak without
+        // bound, and wrapping would free a live G.
+        if self.refs.fetch_add(1, Ordering::Relaxed) > u32::MAX / 2 {
+            std::process::abort();
+        }
         GRef(self.0)
     }
 }
@@ -256,7 +263,7 @@ where
     let cell = JoinCell::<T>::new(id, shared, spawn_site);
     let task = Task {
         header: G {
-            refs: AtomicUsize::new(1),
+            refs: AtomicU32::new(1),
             id,
             vtable: &Vtables::<F, T>::VTABLE,
             status: AtomicU32::new(RUNNABLE as u32),
@@ -415,6 +422,13 @@ mod tests {
     /// A goroutine whose closure captures a word or two (a channel, an
     /// index) must fit the 128-byte class: the G is most of what an
     /// unstarted goroutine costs.
+    /// The G itself stays at 96 bytes, so that a closure of four words
+    /// (a couple of channels and a WaitGroup) still fits the 128 class.
+    #[test]
+    fn the_g_header_is_96_bytes() {
+        assert_eq!(std::mem::size_of::<super::G>(), 96);
+    }
+
     #[test]
     fn a_small_closures_task_fits_128_bytes() {
         let (chan, i) = (0usize, 0u64);
