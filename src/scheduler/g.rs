@@ -419,9 +419,6 @@ mod tests {
         std::mem::size_of::<super::Task<F, u64>>()
     }
 
-    /// A goroutine whose closure captures a word or two (a channel, an
-    /// index) must fit the 128-byte class: the G is most of what an
-    /// unstarted goroutine costs.
     /// The G itself stays at 96 bytes, so that a closure of four words
     /// (a couple of channels and a WaitGroup) still fits the 128 class.
     #[test]
@@ -429,6 +426,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<super::G>(), 96);
     }
 
+    /// A goroutine whose closure captures a word or two (a channel, an
+    /// index) must fit the 128-byte class: the G is most of what an
+    /// unstarted goroutine costs.
     #[test]
     fn a_small_closures_task_fits_128_bytes() {
         let (chan, i) = (0usize, 0u64);

@@ -186,6 +186,7 @@ mod imp {
             self.futex.wake();
         }
     }
+
     pub(crate) struct LockGuard<'a, T: ?Sized> {
         lock: &'a Lock<T>,
     }
