@@ -274,6 +274,133 @@ fn shutdown_read_wakes_a_parked_reader() {
     }
 }
 
+/// After a short read the next read waits for the poller without trying
+/// the syscall first. Data followed at once by the peer's FIN can arrive
+/// in one edge; the short read that takes the data stops in front of the
+/// end of stream, and the next read must still see it (not wait for an
+/// edge that never comes).
+#[test]
+fn the_end_of_stream_behind_a_short_read_is_seen() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                let (go_on, wait) = goroutines::chan::bounded::<()>(0);
+                let client = goroutines::go(move || {
+                    let mut client = TcpStream::connect(addr).unwrap();
+                    client.write_all(b"first").unwrap();
+                    wait.recv().unwrap();
+                    client.write_all(b"tail").unwrap();
+                    client.shutdown(Shutdown::Write).unwrap();
+                    client
+                });
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 4096];
+                // Short: the next read skips its first syscall.
+                let n = conn.read(&mut buf).unwrap();
+                assert_eq!(&buf[..n], b"first");
+                go_on.send(()).unwrap();
+                // Both the tail and the FIN are queued before we read.
+                goroutines::time::sleep(Duration::from_millis(50));
+                let n = conn.read(&mut buf).unwrap();
+                assert_eq!(&buf[..n], b"tail");
+                assert_eq!(conn.read(&mut buf).unwrap(), 0);
+                drop(client.join().unwrap());
+            })
+        });
+    }
+}
+
+/// A peek that had to wait consumed the poller's readiness without
+/// emptying the queue: the read after it must try the syscall, not wait
+/// for another edge.
+#[test]
+fn a_read_after_a_waiting_peek_gets_the_peeked_bytes() {
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(20), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                let (mut conn, _) = listener.accept().unwrap();
+                client.write_all(b"one").unwrap();
+                let mut buf = [0u8; 64];
+                let n = conn.read(&mut buf).unwrap();
+                assert_eq!(&buf[..n], b"one");
+                let writer = goroutines::go(move || {
+                    // Let the peek park first.
+                    goroutines::time::sleep(Duration::from_millis(20));
+                    client.write_all(b"two").unwrap();
+                    client
+                });
+                let n = conn.peek(&mut buf).unwrap();
+                assert_eq!(&buf[..n], b"two");
+                let n = conn.read(&mut buf).unwrap();
+                assert_eq!(&buf[..n], b"two");
+                drop(writer.join().unwrap());
+            })
+        });
+    }
+}
+
+/// Streams written in chunks of varying sizes, with pauses, and read into
+/// a larger buffer, so that most reads are short and most of the next
+/// reads wait without a syscall: every byte arrives, in order.
+#[test]
+fn short_reads_lose_nothing_under_load() {
+    const CONNS: usize = 64;
+    const CHUNKS: usize = 400;
+    for (mode, rt) in both_modes(2) {
+        within(Duration::from_secs(60), mode, move || {
+            rt.run(|| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = listener.local_addr().unwrap();
+                let writers: Vec<_> = (0..CONNS)
+                    .map(|c| {
+                        goroutines::go(move || {
+                            let mut conn = TcpStream::connect(addr).unwrap();
+                            let mut sent = 0usize;
+                            for k in 0..CHUNKS {
+                                let len = 1 + (c * 131 + k * 17) % 300;
+                                let chunk: Vec<u8> =
+                                    (sent..sent + len).map(|i| (i % 251) as u8).collect();
+                                conn.write_all(&chunk).unwrap();
+                                sent += len;
+                                if k % 7 == 0 {
+                                    goroutines::yield_now();
+                                }
+                            }
+                            sent
+                        })
+                    })
+                    .collect();
+                let readers: Vec<_> = (0..CONNS)
+                    .map(|_| {
+                        let (mut conn, _) = listener.accept().unwrap();
+                        goroutines::go(move || {
+                            let mut buf = [0u8; 4096];
+                            let mut got = 0usize;
+                            loop {
+                                let n = conn.read(&mut buf).unwrap();
+                                if n == 0 {
+                                    return got;
+                                }
+                                for (j, &b) in buf[..n].iter().enumerate() {
+                                    assert_eq!(b, ((got + j) % 251) as u8, "byte {}", got + j);
+                                }
+                                got += n;
+                            }
+                        })
+                    })
+                    .collect();
+                let sent: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+                let got: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+                assert_eq!(got, sent);
+            })
+        });
+    }
+}
+
 /// Two goroutines reading one `&TcpStream` take turns; each message goes
 /// to exactly one of them.
 #[test]
