@@ -7,7 +7,11 @@
 //!
 //! Guard pages are installed with `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+),
 //! which marks page-table entries without splitting the mapping, so a chunk
-//! of thousands of stacks stays one VMA. Where the kernel refuses, the arena
+//! of thousands of stacks stays one VMA. Where the kernel takes it (6.14+),
+//! the guards of the next slots are installed ahead, up to 1024 in one
+//! `process_madvise` call on `PIDFD_SELF`: measured here (`cargo bench
+//! --bench page_cost`), 0.67 µs a guard instead of 1.5 µs, on a path that
+//! every fresh stack takes. Where the kernel refuses, the arena
 //! falls back to `mprotect(PROT_NONE)`, which splits the mapping: two VMAs a
 //! stack against `vm.max_map_count`. In that mode the arena counts, and
 //! refuses a stack with an error naming the sysctl before the kernel would
@@ -35,6 +39,17 @@ use std::sync::Mutex;
 
 /// `MADV_GUARD_INSTALL` from linux/mman.h (6.13); libc does not name it yet.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// `PIDFD_SELF` (linux/pidfd.h, 6.14): the calling thread, for
+/// `process_madvise` without opening a pidfd (which a fork would leave
+/// naming the parent).
+const PIDFD_SELF: libc::c_int = -10000;
+
+/// Guards installed ahead by one `process_madvise`, at most: the kernel's
+/// `UIO_MAXIOV`. Batches start at [`FIRST_GUARD_BATCH`] and double, so a
+/// program with a few goroutines does not pay for a thousand.
+const MAX_GUARD_BATCH: usize = 1024;
+const FIRST_GUARD_BATCH: usize = 16;
 
 /// Address space reserved per chunk.
 const CHUNK_BYTES: usize = 1 << 30;
@@ -70,6 +85,12 @@ struct State {
     /// Next never-used slot in the last chunk, and how many the chunk holds.
     next_slot: usize,
     slots_in_last: usize,
+    /// Madvise mode: slots of the last chunk below this already have their
+    /// guard (installed ahead in a batch).
+    guarded_to: usize,
+    /// Size of the next batch of guards installed ahead; 0 once the kernel
+    /// refused a batch (each slot then gets its own `madvise`).
+    guard_batch: usize,
     /// Stacks returned by Ps, cold pages already released.
     free: Vec<Stack>,
     /// Stacks returned by Ps whose pages are still resident: handed out
@@ -100,6 +121,8 @@ impl Arena {
                 chunks: Vec::new(),
                 next_slot: 0,
                 slots_in_last: 0,
+                guarded_to: 0,
+                guard_batch: FIRST_GUARD_BATCH,
                 free: Vec::new(),
                 warm: Vec::new(),
                 carved: 0,
@@ -176,7 +199,12 @@ impl Arena {
         }
         let (chunk, _) = *st.chunks.last().expect("a chunk was just mapped");
         let slot = chunk + st.next_slot * self.slot_size();
-        self.install_guard(&mut st, slot)?;
+        if st.next_slot >= st.guarded_to {
+            self.guard_ahead(&mut st, chunk);
+        }
+        if st.next_slot >= st.guarded_to {
+            self.install_guard(&mut st, slot)?;
+        }
         st.next_slot += 1;
         st.carved += 1;
         let base = slot + page_size();
@@ -237,6 +265,7 @@ impl Arena {
                 st.chunks.push((p as usize, len));
                 st.next_slot = 0;
                 st.slots_in_last = slots;
+                st.guarded_to = 0;
                 return Ok(());
             }
             let err = io::Error::last_os_error();
@@ -258,6 +287,48 @@ impl Arena {
                 ),
             ));
         }
+    }
+
+    /// Madvise mode: installs the guards of the next `guard_batch` slots of
+    /// the last chunk (at `chunk`), from `next_slot`, in one
+    /// `process_madvise`, and moves `guarded_to` past those it did. A
+    /// kernel that refuses (before 6.14: no `PIDFD_SELF`) or stops early
+    /// turns batching off; the slots left get their guard one by one, with
+    /// that path's own fallback.
+    fn guard_ahead(&self, st: &mut State, chunk: usize) {
+        if st.guard_mode != GuardMode::Madvise || st.guard_batch == 0 {
+            return;
+        }
+        let page = page_size();
+        let from = st.next_slot;
+        let n = st.guard_batch.min(st.slots_in_last - from);
+        let ranges: Vec<libc::iovec> = (from..from + n)
+            .map(|i| libc::iovec {
+                iov_base: (chunk + i * self.slot_size()) as *mut libc::c_void,
+                iov_len: page,
+            })
+            .collect();
+        // SAFETY: each range is the first page of a slot of our own mapping
+        // that no stack uses yet (slots at or above `next_slot` were never
+        // handed out); `ranges` outlives the call.
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                PIDFD_SELF,
+                ranges.as_ptr(),
+                ranges.len(),
+                MADV_GUARD_INSTALL,
+                0,
+            )
+        };
+        // The kernel advises the ranges in order and reports the bytes done.
+        let guarded = if done > 0 { done as usize / page } else { 0 };
+        st.guarded_to = from + guarded.min(n);
+        st.guard_batch = if guarded == n {
+            (n * 2).clamp(FIRST_GUARD_BATCH, MAX_GUARD_BATCH)
+        } else {
+            0
+        };
     }
 
     fn install_guard(&self, st: &mut State, slot: usize) -> io::Result<()> {
@@ -340,4 +411,43 @@ pub(crate) fn max_map_count() -> io::Result<usize> {
 fn mprotect_budget(limit: usize) -> io::Result<usize> {
     let used = std::fs::read_to_string("/proc/self/maps")?.lines().count();
     Ok(limit.saturating_sub(used + MAP_COUNT_MARGIN) / 2)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Whether the kernel can read the page at `addr` for us: reading a
+    /// guard page this way fails with EFAULT instead of faulting the test.
+    fn readable(addr: usize) -> bool {
+        let mut byte = 0u8;
+        let local = libc::iovec {
+            iov_base: (&mut byte as *mut u8).cast(),
+            iov_len: 1,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: 1,
+        };
+        // SAFETY: reads one byte of our own address space into `byte`; the
+        // kernel checks the remote address, so an unmapped or guarded one
+        // is an error, not a fault.
+        unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) == 1 }
+    }
+
+    /// Slots carved one at a time and slots whose guards were installed
+    /// ahead in growing batches (16, 32, ... here past 256) all sit above a
+    /// page nobody can read, and their own pages are usable.
+    #[test]
+    fn every_carved_slot_has_its_guard_across_batches() {
+        let arena = Arena::new(16 * page_size(), GuardMode::Madvise);
+        let stacks: Vec<Stack> = (0..300).map(|_| arena.alloc().unwrap()).collect();
+        for (i, s) in stacks.iter().enumerate() {
+            let base = s.base.get();
+            assert!(!readable(base - page_size()), "slot {i}: guard page is readable");
+            assert!(readable(base), "slot {i}: stack bottom is not readable");
+            assert!(readable(base + s.size - 1), "slot {i}: stack top is not readable");
+        }
+        assert_eq!(arena.usage().0, 300);
+    }
 }
