@@ -444,9 +444,15 @@ mod tests {
         let stacks: Vec<Stack> = (0..300).map(|_| arena.alloc().unwrap()).collect();
         for (i, s) in stacks.iter().enumerate() {
             let base = s.base.get();
-            assert!(!readable(base - page_size()), "slot {i}: guard page is readable");
+            assert!(
+                !readable(base - page_size()),
+                "slot {i}: guard page is readable"
+            );
             assert!(readable(base), "slot {i}: stack bottom is not readable");
-            assert!(readable(base + s.size - 1), "slot {i}: stack top is not readable");
+            assert!(
+                readable(base + s.size - 1),
+                "slot {i}: stack top is not readable"
+            );
         }
         assert_eq!(arena.usage().0, 300);
     }
