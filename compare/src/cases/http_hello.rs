@@ -33,11 +33,18 @@ pub const CASE: Case = Case {
     sizes: &[10],
     quick_sizes: &[1],
     size_unit: SizeUnit::Seconds,
-    metrics: &[Metric {
-        key: "requests_per_s",
-        unit: "requests per second",
-        better: Better::Higher,
-    }],
+    metrics: &[
+        Metric {
+            key: "requests_per_s",
+            unit: "requests per second",
+            better: Better::Higher,
+        },
+        Metric {
+            key: crate::load::SERVER_CPU_KEY,
+            unit: "µs of server CPU (user + system, all threads) per request",
+            better: Better::Lower,
+        },
+    ],
     procs: Procs::All,
     execution: Execution::Server(Load::Http),
     timeout_secs: 30,

@@ -33,6 +33,11 @@ pub const CASE: Case = Case {
             unit: "1 KiB round trips per second",
             better: Better::Higher,
         },
+        Metric {
+            key: crate::load::SERVER_CPU_KEY,
+            unit: "µs of server CPU (user + system, all threads) per round trip",
+            better: Better::Lower,
+        },
     ],
     procs: Procs::All,
     execution: Execution::Server(Load::Echo),

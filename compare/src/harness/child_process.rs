@@ -186,7 +186,24 @@ pub fn run_serving(
             });
         }
     };
-    let loaded = load::drive(load, address, duration);
+    let pid = running.child.id();
+    let cpu_before = process_cpu_seconds(pid);
+    let load_started = Instant::now();
+    let mut loaded = load::drive(load, address, duration);
+    let load_seconds = load_started.elapsed().as_secs_f64();
+    if let (Ok(metrics), Some(before), Some(after)) =
+        (&mut loaded, cpu_before, process_cpu_seconds(pid))
+    {
+        let ops_key = load::ops_per_s_key(load);
+        if let Some(&(_, ops_per_s)) = metrics.iter().find(|(key, _)| *key == ops_key) {
+            // The load's own rate times the time it ran: the operations
+            // served while the CPU counters advanced.
+            let ops = ops_per_s * load_seconds;
+            if ops > 0.0 {
+                metrics.push((load::SERVER_CPU_KEY, (after - before) * 1e6 / ops));
+            }
+        }
+    }
     if let Ok(Some(status)) = running.child.try_wait() {
         let (_, stderr) = running.collect();
         return RunOutcome::Failed(format!(
@@ -206,6 +223,19 @@ pub fn run_serving(
         ),
         Err(reason) => RunOutcome::Failed(reason),
     }
+}
+
+/// User + system CPU seconds of process `pid` so far, all its threads,
+/// from `/proc/PID/stat` (fields 14 and 15, in clock ticks).
+fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces: fields are counted after its ')'.
+    let mut fields = stat[stat.rfind(')')? + 2..].split_whitespace();
+    let utime: f64 = fields.nth(11)?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) / ticks as f64)
 }
 
 fn listening_address(line: &str) -> Option<std::net::SocketAddr> {

@@ -30,6 +30,23 @@ pub fn drive(load: Load, address: SocketAddr, duration: Duration) -> Result<Load
     }
 }
 
+/// The metric key of the server CPU time per operation, reported for every
+/// server case next to its throughput: (user + system CPU seconds of the
+/// whole server process during the load) / (operations served). Unlike
+/// throughput it does not depend on how the machine shares its cores
+/// between the server and the load generator, so it compares the runtimes'
+/// own cost per request more directly.
+pub const SERVER_CPU_KEY: &str = "server_cpu_us_per_op";
+
+/// The key of `load`'s operations-per-second metric, from which the
+/// operation count behind [`SERVER_CPU_KEY`] is computed.
+pub fn ops_per_s_key(load: Load) -> &'static str {
+    match load {
+        Load::Echo => "round_trips_per_s",
+        Load::Http => "requests_per_s",
+    }
+}
+
 /// One line for the report: what generated the load of `load`.
 pub fn describe(load: Load) -> String {
     match load {
