@@ -29,10 +29,7 @@ use crate::context::Context;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{
-    AtomicBool, AtomicU64,
-    Ordering::{Relaxed, SeqCst},
-};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// `timeout` value meaning "no timeout".
@@ -50,12 +47,6 @@ pub(crate) struct PollFd<S: AsRawFd> {
     /// `set_nonblocking(true)`: return `WouldBlock` instead of parking.
     /// Relaxed, as above.
     nonblocking: AtomicBool,
-    /// A TCP stream: a short read proves the receive queue empty, so the
-    /// short-read rule of [`read_stream`](Self::read_stream) applies. Not
-    /// for Unix streams: a read there also stops after a message that
-    /// carried descriptors (`SCM_RIGHTS`) or, with `SO_PASSCRED`, between
-    /// two writers' messages, leaving data that no new edge announces.
-    short_read_drains: bool,
 }
 
 impl<S: AsRawFd> PollFd<S> {
@@ -68,14 +59,7 @@ impl<S: AsRawFd> PollFd<S> {
             read_timeout: AtomicU64::new(NO_TIMEOUT),
             write_timeout: AtomicU64::new(NO_TIMEOUT),
             nonblocking: AtomicBool::new(false),
-            short_read_drains: false,
         })
-    }
-
-    /// Marks this a TCP stream; see `short_read_drains`.
-    pub(crate) fn tcp_stream(mut self) -> PollFd<S> {
-        self.short_read_drains = true;
-        self
     }
 
     pub(crate) fn get(&self) -> &S {
@@ -88,8 +72,7 @@ impl<S: AsRawFd> PollFd<S> {
     /// copied). The non-blocking flag is not copied: std's is a property of
     /// the open file, ours of the handle, and a clone starts blocking.
     pub(crate) fn register_dup(&self, dup: S) -> io::Result<PollFd<S>> {
-        let mut clone = PollFd::new(dup)?;
-        clone.short_read_drains = self.short_read_drains;
+        let clone = PollFd::new(dup)?;
         clone.set_timeout(Dir::Read, self.read_timeout())?;
         clone.set_timeout(Dir::Write, self.write_timeout())?;
         Ok(clone)
@@ -109,7 +92,7 @@ impl<S: AsRawFd> PollFd<S> {
         timeout: Option<Duration>,
         op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io_inner(dir, timeout, None, None, op, |_| 0)
+        self.io_inner(dir, timeout, None, op)
     }
 
     /// As [`io`](Self::io), ending early with `ctx`'s error once it is done
@@ -124,92 +107,33 @@ impl<S: AsRawFd> PollFd<S> {
             return Err(e.into());
         }
         let timeout = self.timeout(dir);
-        self.io_inner(dir, timeout, Some(ctx), None, op, |_| 0)
+        self.io_inner(dir, timeout, Some(ctx), op)
     }
 
-    /// A read from a stream socket into `len` bytes (`op` is the `read`).
-    /// As [`io_context`](Self::io_context) (`ctx` may be `None`), plus, for
-    /// a TCP stream, the short-read rule: a read that returns fewer bytes than asked for, but
-    /// some, emptied the receive queue, so the next read goes straight to
-    /// waiting for the poller's next edge instead of first paying for a
-    /// syscall that would fail with `EAGAIN` (tokio does the same).
-    ///
-    /// Why no data is missed: the direction's recorded readiness is cleared
-    /// just *before* each syscall (`Half::clear_ready`), so any edge the
-    /// poller reports after that is kept, and one it reported before was
-    /// caused by data the syscall then saw. A short read can still stop in
-    /// front of something the kernel holds (the end of the stream, an
-    /// error, the urgent mark); all three come with an event that sets
-    /// `read_final`, after which reads on this socket always try the
-    /// syscall first. A handle in non-blocking mode always tries it too: it
-    /// must not answer `WouldBlock` for data the poller has not reported yet.
-    pub(crate) fn read_stream(
-        &self,
-        len: usize,
-        ctx: Option<&Context>,
-        op: impl FnMut(&S) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        if let Some(e) = ctx.and_then(Context::err) {
-            return Err(e.into());
-        }
-        let timeout = self.timeout(Dir::Read);
-        let read_len = self.short_read_drains.then_some(len);
-        self.io_inner(Dir::Read, timeout, ctx, read_len, op, |&n| n)
-    }
-
-    /// The loop of the module docs. `read_len` is `Some` for a stream read
-    /// into that many bytes (see [`read_stream`](Self::read_stream)); then
-    /// `bytes` gives the count a result read.
     fn io_inner<R>(
         &self,
         dir: Dir,
         timeout: Option<Duration>,
         ctx: Option<&Context>,
-        read_len: Option<usize>,
         mut op: impl FnMut(&S) -> io::Result<R>,
-        bytes: impl Fn(&R) -> usize,
     ) -> io::Result<R> {
         // An operation that never has to wait would otherwise never yield:
         // honour sysmon's time-slice request here, before taking the lock.
         crate::scheduler::m::preempt_point();
-        let half = self.pd.half(dir);
-        let _op = half.op.lock();
-        let nonblocking = self.nonblocking.load(Relaxed);
+        let _op = self.pd.half(dir).op.lock();
         let mut deadline: Option<Instant> = None;
-        // Skip the first syscall after a short read (see `read_stream`).
-        let mut wait_first = read_len.is_some()
-            && !nonblocking
-            && half.drained.load(Relaxed)
-            && !self.pd.read_final.load(SeqCst);
-        if read_len.is_none() && dir == Dir::Read {
-            // Any other reading operation (a peek) may consume readiness
-            // without emptying the queue: the next read must try first.
-            half.drained.store(false, Relaxed);
-        }
         loop {
             if self.pd.is_closing() {
                 return Err(poll_desc::closed_error());
             }
-            if !wait_first {
-                if read_len.is_some() {
-                    half.clear_ready();
-                }
-                match op(&self.sock) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => {
-                        if let Some(len) = read_len {
-                            let n = r.as_ref().map_or(0, &bytes);
-                            half.drained.store(n > 0 && n < len, Relaxed);
-                        }
-                        return r;
-                    }
-                }
-                if nonblocking {
-                    return Err(io::Error::from_raw_os_error(libc::EAGAIN));
-                }
+            match op(&self.sock) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
             }
-            wait_first = false;
+            if self.nonblocking.load(Relaxed) {
+                return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+            }
             if deadline.is_none() {
                 deadline =
                     timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
@@ -217,7 +141,6 @@ impl<S: AsRawFd> PollFd<S> {
             match self.pd.wait_context(dir, deadline, ctx) {
                 Wait::Ready => {}
                 Wait::TimedOut => {
-                    half.drained.store(false, Relaxed);
                     // The context's error wins over the socket's timeout.
                     return Err(match ctx.and_then(Context::err) {
                         Some(e) => e.into(),

@@ -100,13 +100,6 @@ pub(crate) struct Half {
     slot: AtomicUsize,
     /// Serialises operations in this direction.
     pub(crate) op: OpLock,
-    /// Read direction of a stream socket only: the last read was short
-    /// (fewer bytes than asked for, but some), so it emptied the receive
-    /// queue, and the slot was cleared of older readiness before it ran.
-    /// The next read may then wait for the next edge without first trying
-    /// the syscall (which would return `EAGAIN`). Written and read under
-    /// `op`, so Relaxed. See `PollFd::read_stream`.
-    pub(crate) drained: AtomicBool,
 }
 
 /// Go's pollDesc. Lives forever in the poller's cache.
@@ -120,15 +113,6 @@ pub(crate) struct PollDesc {
     pub(crate) seq: AtomicU32,
     /// The registered descriptor, for debugging (-1 when free).
     pub(crate) fd: AtomicI32,
-    /// Set by the poller on an event with `EPOLLRDHUP`, `EPOLLHUP`,
-    /// `EPOLLERR` or `EPOLLPRI`, before it records or wakes the readiness:
-    /// the peer shut down, the socket failed, or urgent data arrived. A
-    /// short read may then stop *before* what is left (at the end of
-    /// stream, an error, the urgent mark), and no later edge will announce
-    /// it, so reads are never skipped on this desc again (until it is
-    /// reused). SeqCst, paired with the slot: whoever consumes the
-    /// readiness this event set also sees the flag.
-    pub(crate) read_final: AtomicBool,
 }
 
 /// A parked waiter, shared by the slot, the waiter itself and its timer.
@@ -163,17 +147,6 @@ impl Half {
         Half {
             slot: AtomicUsize::new(EMPTY),
             op: OpLock::new(),
-            drained: AtomicBool::new(false),
-        }
-    }
-
-    /// Forgets readiness recorded so far. The caller holds the op lock and
-    /// is about to run its syscall, which sees everything that caused it;
-    /// from here on, the slot records only edges the syscall may not have
-    /// seen. (No node can be in the slot: only the op lock's holder waits.)
-    pub(crate) fn clear_ready(&self) {
-        if self.slot.load(SeqCst) == READY {
-            let _ = self.slot.compare_exchange(READY, EMPTY, SeqCst, SeqCst);
         }
     }
 
@@ -313,7 +286,6 @@ impl PollDesc {
             closing: AtomicBool::new(false),
             seq: AtomicU32::new(0),
             fd: AtomicI32::new(-1),
-            read_final: AtomicBool::new(false),
         }
     }
 
@@ -330,8 +302,6 @@ impl PollDesc {
     pub(crate) fn reset(&self, fd: i32) {
         self.read.slot.store(EMPTY, SeqCst);
         self.write.slot.store(EMPTY, SeqCst);
-        self.read.drained.store(false, Relaxed);
-        self.read_final.store(false, SeqCst);
         self.closing.store(false, SeqCst);
         self.fd.store(fd, Relaxed);
     }
