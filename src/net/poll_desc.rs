@@ -47,15 +47,26 @@
 //!
 //! At most one waiter per direction: the direction's [`OpLock`] serialises
 //! concurrent readers (or writers) of one socket, as Go's `fdMutex` does.
+//!
+//! Loom models (`loom_models` below, `RUSTFLAGS="--cfg loom"`) run this
+//! protocol with plain-thread waiters: readiness racing a wait, a close
+//! racing a wait, and both racing one waiter. Each fails if the publish
+//! step stops re-reading `closing` or stops consuming a pending `READY`.
 
 use super::op_lock::OpLock;
 use crate::context::Context;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::*};
+#[cfg(not(loom))]
 use crate::scheduler::g::WaitReason;
-use crate::scheduler::park::{self, Waiter};
+#[cfg(not(loom))]
+use crate::scheduler::park::{self, Parker, Waiter};
+#[cfg(not(loom))]
 use crate::time::timer::Timer;
+#[cfg(loom)]
+use loom_park::{Parker, Waiter};
 use std::cell::UnsafeCell;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicI32, AtomicU32};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,7 +79,19 @@ const READY: usize = 1;
 /// when a node is published, lowered by whoever takes it out (SeqCst, so
 /// a checker that reads it after seeing every goroutine parked cannot
 /// miss a waiter that is still published).
-pub(crate) static IO_WAITERS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static IO_WAITERS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// Between "write my flag" and "read the other's" on each side of the two
+/// Dekker races (module docs). The accesses themselves are SeqCst, which
+/// already orders them; loom models SeqCst accesses only as AcqRel, and
+/// its SeqCst fence stands in for that order in the models. A no-op
+/// otherwise.
+#[inline]
+fn dekker_fence() {
+    #[cfg(loom)]
+    crate::loom::sync::atomic::fence(SeqCst);
+}
 
 /// Outcomes of a wait, written by whoever ended it.
 const WAITING: u8 = 0;
@@ -143,7 +166,7 @@ impl WaitNode {
 }
 
 impl Half {
-    const fn new() -> Half {
+    fn new() -> Half {
         Half {
             slot: AtomicUsize::new(EMPTY),
             op: OpLock::new(),
@@ -161,6 +184,7 @@ impl Half {
             IO_WAITERS.fetch_add(1, SeqCst);
             let Err(cur) = self.slot.compare_exchange(EMPTY, ptr, SeqCst, SeqCst) else {
                 // Make sure some M will poll for it (scheduler/netpoll.rs).
+                #[cfg(not(loom))]
                 crate::scheduler::netpoll::waiter_added();
                 break;
             };
@@ -188,6 +212,7 @@ impl Half {
         }
         // Published. Re-check what a closer or a deadline set before it
         // looked at the slot (pairs with the SeqCst stores in close/expire).
+        dekker_fence();
         let closing = pd.closing.load(SeqCst);
         if (closing || node.expired.load(SeqCst)) && self.take(node) {
             let out = if closing { OUT_CLOSED } else { OUT_TIMED_OUT };
@@ -260,6 +285,7 @@ impl Half {
     /// The deadline's side: mark expired, then take the node and wake it.
     fn expire(&self, node: &Arc<WaitNode>) {
         node.expired.store(true, SeqCst);
+        dekker_fence();
         let ptr = Arc::as_ptr(node) as usize;
         if self
             .slot
@@ -279,7 +305,7 @@ impl Half {
 }
 
 impl PollDesc {
-    pub(crate) const fn new() -> PollDesc {
+    pub(crate) fn new() -> PollDesc {
         PollDesc {
             read: Half::new(),
             write: Half::new(),
@@ -326,6 +352,7 @@ impl PollDesc {
     /// `Wait::Closed`. Later waits end at once with `Closed`.
     pub(crate) fn close(&self) {
         self.closing.store(true, SeqCst);
+        dekker_fence();
         self.read.wake(OUT_CLOSED);
         self.write.wake(OUT_CLOSED);
     }
@@ -360,6 +387,7 @@ impl PollDesc {
                 let parker = parker.clone();
                 self.wait_thread(dir, deadline, ctx, waiter, &parker)
             }
+            #[cfg(not(loom))]
             Waiter::Goroutine(_) => self.wait_goroutine(dir, deadline, ctx, waiter),
         }
     }
@@ -377,6 +405,7 @@ impl PollDesc {
         ctx?.on_cancel(move || self.half(dir).expire(&node))
     }
 
+    #[cfg(not(loom))]
     fn wait_goroutine(
         &'static self,
         dir: Dir,
@@ -412,7 +441,7 @@ impl PollDesc {
         deadline: Option<Instant>,
         ctx: Option<&Context>,
         waiter: Waiter,
-        parker: &park::Parker,
+        parker: &Parker,
     ) -> Wait {
         let node = new_node(waiter);
         let half = self.half(dir);
@@ -433,6 +462,7 @@ impl PollDesc {
                 }
                 if Instant::now() >= d {
                     node.expired.store(true, SeqCst);
+                    dekker_fence();
                     if half.take(&node) {
                         return Wait::TimedOut;
                     }
@@ -473,7 +503,121 @@ pub(crate) fn closed_error() -> io::Error {
     )
 }
 
-#[cfg(test)]
+/// Under loom, waiters are loom threads: the models below run the real
+/// slot protocol (publish, wake, take, close) with loom's atomics, and a
+/// wake-up it loses leaves a model thread parked, which loom reports.
+#[cfg(loom)]
+mod loom_park {
+    use std::sync::Arc;
+
+    /// loom's own thread token: a published wait is owed exactly one
+    /// wake-up, and a model thread parks nowhere else.
+    pub(crate) struct Parker {
+        thread: loom::thread::Thread,
+    }
+
+    impl Parker {
+        pub(crate) fn park(&self) {
+            loom::thread::park();
+        }
+
+        /// The models wait without deadlines.
+        pub(crate) fn park_timeout(&self, _: std::time::Duration) -> bool {
+            unreachable!("the loom models wait without deadlines")
+        }
+    }
+
+    pub(crate) enum Waiter {
+        Thread(Arc<Parker>),
+    }
+
+    impl Waiter {
+        pub(crate) fn current() -> Waiter {
+            Waiter::Thread(Arc::new(Parker {
+                thread: loom::thread::current(),
+            }))
+        }
+
+        pub(crate) fn wake(self) {
+            let Waiter::Thread(parker) = self;
+            parker.thread.unpark();
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+
+    fn desc() -> &'static PollDesc {
+        Box::leak(Box::new(PollDesc::new()))
+    }
+
+    /// A reader that tries its "syscall" (taking what a modelled receive
+    /// queue holds) and waits on the desc when it is empty, as `PollFd::io`
+    /// does, against a writer that queues a byte and then reports the edge,
+    /// as the poller does, twice: the reader gets both bytes. Readiness
+    /// reported between the reader's empty try and its publish must make
+    /// the publish cancel the wait (else the reader stays parked and loom
+    /// reports the deadlock).
+    #[test]
+    fn loom_readiness_racing_the_wait_is_never_lost() {
+        loom::model(|| {
+            let pd = desc();
+            let queue = crate::loom::sync::Arc::new(AtomicUsize::new(0));
+            let q = queue.clone();
+            let writer = loom::thread::spawn(move || {
+                for _ in 0..2 {
+                    q.fetch_add(1, SeqCst);
+                    pd.notify(true, false);
+                }
+            });
+            let mut got = 0;
+            while got < 2 {
+                let n = queue.swap(0, SeqCst);
+                if n == 0 {
+                    assert_eq!(pd.wait(Dir::Read, None), Wait::Ready);
+                }
+                got += n;
+            }
+            writer.join().unwrap();
+        });
+    }
+
+    /// A close racing a reader that is about to wait for data that never
+    /// comes: the wait ends with `Closed`, whichever of the two publishes
+    /// first (the closing flag and the published node are each re-read by
+    /// the other side).
+    #[test]
+    fn loom_close_racing_the_wait_ends_it() {
+        loom::model(|| {
+            let pd = desc();
+            let closer = loom::thread::spawn(move || pd.close());
+            assert_eq!(pd.wait(Dir::Read, None), Wait::Closed);
+            closer.join().unwrap();
+        });
+    }
+
+    /// Readiness and a close both racing one waiting reader: it is woken
+    /// once, with either outcome, and a later wait sees the close.
+    #[test]
+    fn loom_readiness_and_close_racing_wake_the_reader_once() {
+        loom::model(|| {
+            let pd = desc();
+            let notifier = loom::thread::spawn(move || {
+                pd.notify(true, false);
+            });
+            let closer = loom::thread::spawn(move || pd.close());
+            let first = pd.wait(Dir::Read, None);
+            assert!(matches!(first, Wait::Ready | Wait::Closed), "{first:?}");
+            notifier.join().unwrap();
+            closer.join().unwrap();
+            assert_eq!(pd.wait(Dir::Read, None), Wait::Closed);
+        });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::Runtime;

@@ -129,6 +129,7 @@ pub(crate) fn interrupt(m: &MShared) {
 }
 
 /// Step 4: called when a goroutine or thread starts waiting on the poller.
+#[cfg_attr(loom, allow(dead_code))] // its one caller is not modelled
 pub(crate) fn waiter_added() {
     if OWNER.load(Ordering::SeqCst) || FUTEX_SLEEPERS.load(Ordering::SeqCst) == 0 {
         return;
