@@ -76,3 +76,29 @@ fn sleep_on_a_plain_thread_sleeps_the_thread() {
     goroutines::time::sleep(Duration::from_millis(5));
     assert!(t.elapsed() >= Duration::from_millis(5));
 }
+
+/// With a goroutine waiting on the network, the idle M sleeps in the
+/// poller (epoll_pwait2 with the timer's timeout) rather than on its futex:
+/// sleeps below, around and above a millisecond still end no earlier than
+/// asked, and none hangs.
+#[test]
+fn sleeps_end_no_earlier_than_asked_while_the_poller_sleeps() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.run(|| {
+        let listener = goroutines::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = goroutines::go(move || listener.accept().map(|_| ()));
+        for us in [150u64, 900, 1_500, 20_000] {
+            let want = Duration::from_micros(us);
+            for _ in 0..5 {
+                let t = Instant::now();
+                goroutines::time::sleep(want);
+                let took = t.elapsed();
+                assert!(took >= want, "sleep({want:?}) returned after {took:?}");
+            }
+        }
+        // Wake the acceptor, so the runtime ends with nothing parked.
+        drop(goroutines::net::TcpStream::connect(addr).unwrap());
+        acceptor.join().unwrap().unwrap();
+    });
+}
