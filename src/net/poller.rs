@@ -183,10 +183,7 @@ impl Poller {
     fn wait(&self, events: &mut [libc::epoll_event; BATCH], timeout: Option<Duration>) -> i32 {
         static NO_PWAIT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         if !NO_PWAIT2.load(Relaxed) {
-            let spec = timeout.map(|d| libc::timespec {
-                tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-                tv_nsec: d.subsec_nanos() as libc::c_long,
-            });
+            let spec = timeout.map(crate::scheduler::park::timespec);
             let spec_ptr = spec
                 .as_ref()
                 .map_or(std::ptr::null(), |t| t as *const libc::timespec);
