@@ -6,7 +6,9 @@
 //!    flag set: the goroutine yields at its next runtime call.
 //! 2. If it still has not switched out a time slice later (it reaches no
 //!    runtime call that could honour the flag) and its thread did get a CPU
-//!    meanwhile (a thread waiting for a CPU on a busy machine is no hog),
+//!    meanwhile (a thread waiting for a CPU on a busy machine is no hog; in
+//!    a VM, CPU time the hypervisor stole, `/proc/stat`'s steal column,
+//!    does not count either),
 //!    sysmon reports it, once per episode: which goroutine, for how long,
 //!    whether its thread is on a CPU (a hog) or asleep in the kernel (an
 //!    unannotated blocking call), read from `/proc/self/task/TID/stat` and
@@ -64,6 +66,8 @@ struct Watch {
     reported: bool,
     /// The holder thread's CPU time (ns) when the preempt flag was set.
     cpu_at_flag: Option<u64>,
+    /// The machine's stolen time (ns, all CPUs) when the flag was set.
+    steal_at_flag: u64,
     /// The P's `sys` word last cycle: the same IN_SYSCALL word twice means
     /// one inline syscall has lasted a whole cycle (each syscall's exit
     /// starts a new epoch, `hold.rs`).
@@ -87,6 +91,7 @@ fn run(shared: &Shared, settings: &Settings) {
         since,
         reported: false,
         cpu_at_flag: None,
+        steal_at_flag: 0,
         sys: 0,
     };
     let mut watch = vec![fresh(0, start); shared.ps.len()];
@@ -175,6 +180,7 @@ fn run(shared: &Shared, settings: &Settings) {
             let tid = p.holder_tid.load(Ordering::Relaxed);
             let Some(cpu_at_flag) = w.cpu_at_flag else {
                 w.cpu_at_flag = thread_cpu_ns(tid);
+                w.steal_at_flag = stolen_ns().unwrap_or(0);
                 continue;
             };
             if ran < 2 * TIME_SLICE || w.reported {
@@ -184,7 +190,14 @@ fn run(shared: &Shared, settings: &Settings) {
             // for a CPU (the machine is busy), not hogging one.
             let state = thread_state(tid);
             let cpu = thread_cpu_ns(tid).map_or(u64::MAX, |c| c.saturating_sub(cpu_at_flag));
-            if matches!(state, Some(('R', _))) && cpu < TIME_SLICE.as_nanos() as u64 / 2 {
+            // In a VM, time the hypervisor gave this vCPU to someone else can
+            // still count as the thread's CPU time: take off what an average
+            // vCPU had stolen since the flag (an estimate: a real hog may be
+            // reported a cycle or two later on a machine that is being robbed).
+            let stolen = stolen_ns().map_or(0, |s| s.saturating_sub(w.steal_at_flag));
+            if matches!(state, Some(('R', _)))
+                && cpu.saturating_sub(stolen) < TIME_SLICE.as_nanos() as u64 / 2
+            {
                 continue;
             }
             w.reported = true;
@@ -236,6 +249,32 @@ fn thread_state(tid: i32) -> Option<(char, String)> {
     let state = stat[stat.rfind(')')? + 2..].chars().next()?;
     let wchan = std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan")).unwrap_or_default();
     Some((state, wchan))
+}
+
+/// Nanoseconds of CPU time the hypervisor has taken from one vCPU of this
+/// machine, on average (the `steal` column of `/proc/stat`'s `cpu` line
+/// over the number of CPUs), if known.
+fn stolen_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks = steal_ticks(stat.lines().next()?)?;
+    let cpus = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count()
+        .max(1) as u64;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks.saturating_mul(1_000_000_000 / hz as u64) / cpus)
+}
+
+/// The steal column (the eighth number) of `/proc/stat`'s aggregate `cpu`
+/// line.
+fn steal_ticks(cpu_line: &str) -> Option<u64> {
+    let mut fields = cpu_line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    fields.nth(7)?.parse().ok()
 }
 
 /// Nanoseconds thread `tid` has spent on a CPU (`schedstat`'s first field).
@@ -307,4 +346,30 @@ fn print_trace(shared: &Shared, start: Instant, detail: bool) {
         }
     }
     eprint!("{out}");
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::steal_ticks;
+
+    #[test]
+    fn the_steal_column_is_read_from_the_aggregate_cpu_line() {
+        assert_eq!(
+            steal_ticks("cpu  1026490 0 589024 828485 3405 0 220285 54710 0 0"),
+            Some(54710)
+        );
+        // A per-CPU line, a short line and garbage are not read.
+        assert_eq!(
+            steal_ticks("cpu0 496961 0 293168 433571 889 0 109774 26938 0 0"),
+            None
+        );
+        assert_eq!(steal_ticks("cpu  1 2 3"), None);
+        assert_eq!(steal_ticks("cpu  a b c d e f g h"), None);
+    }
+
+    #[test]
+    fn stolen_time_is_readable_here() {
+        // Every Linux since 2.6.11 has the column (zero outside a VM).
+        assert!(super::stolen_ns().is_some());
+    }
 }
