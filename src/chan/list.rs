@@ -9,7 +9,7 @@
 //! * Once `closed`, `receivers` is empty of live entries.
 
 use super::error::{RecvTimeoutError, SendError, TryRecvError};
-use super::wait::{expired, park_recv, ClaimList, Entry, Outcome, Wait, WaitQueue};
+use super::wait::{disconnect_in_batches, expired, park_recv, Entry, Outcome, Wait, WaitQueue};
 use crate::scheduler::lock::{Lock, LockGuard};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
@@ -102,10 +102,11 @@ impl<T> Channel<T> {
             return false;
         }
         inner.closed = true;
-        let mut claims = ClaimList::new();
-        inner.receivers.disconnect_all(&mut claims);
-        drop(inner);
-        drop(claims);
+        disconnect_in_batches(
+            inner,
+            || self.lock(),
+            |inner, claims, budget| inner.receivers.disconnect_some(claims, budget),
+        );
         true
     }
 

@@ -411,13 +411,17 @@ pub(crate) enum SendNow<G, T> {
 /// publishes an entry whose packet holds `value` through `enqueue` (which
 /// runs while the caller still holds the queue's lock, pushes the entry and
 /// returns the lock's guard, with anything to be released after it), parks
-/// releasing that ([`WaitCell::park_releasing`]), and unless selected
+/// releasing that ([`WaitCell::park_releasing`]), and after a timeout
 /// removes the entry with `remove` (which takes the lock again). Returns
 /// the outcome and what is left in the packet.
 ///
-/// A claimant that selects us popped our entry on the way; other outcomes
-/// (a timer above all, which never touches the queue) can leave it queued,
-/// and the packet must not be read while a claimant could still find it.
+/// Every other outcome (selected, disconnected, retry) comes from a
+/// claimant, which popped our entry before it claimed (`claim_first`); only
+/// the timer, which never touches the queue, leaves it queued, and the
+/// packet must not be read while a claimant could still find it. Not
+/// removing otherwise also keeps a close of a long queue linear: each of
+/// its woken waiters would scan the rest of the queue (`retain`) while the
+/// close still works through it in batches.
 #[inline]
 pub(crate) fn wait_in_queue<T, L>(
     value: Option<T>,
@@ -430,11 +434,12 @@ pub(crate) fn wait_in_queue<T, L>(
     let packet = Packet::new(value);
     let held = enqueue(Entry::new(cell.get(), 0, packet.ptr()));
     let (outcome, _) = cell.park_releasing(reason, deadline, held);
-    if outcome != Outcome::Selected {
+    if outcome == Outcome::TimedOut {
         remove(cell.get());
     }
     // SAFETY: the wait is DONE and our entry is out of the queue (popped by
-    // the claimant, or removed just above), so no claimant uses the packet.
+    // the claimant, or, after a timeout, removed just above), so no
+    // claimant uses the packet.
     (outcome, unsafe { packet.take() })
 }
 
@@ -606,6 +611,41 @@ impl<T> Drop for ClaimList<T> {
     }
 }
 
+/// Waiters a close claims per hold of the channel's lock.
+const CLOSE_BATCH: usize = 1024;
+
+/// The waking half of Go's `close`, for a channel whose `closed` flag the
+/// caller has just set under `inner`, its lock: `claim` claims waiters with
+/// `Disconnected` into the list it is given, while the budget lasts, and
+/// says whether any are left; they are woken once the lock is released,
+/// [`CLOSE_BATCH`] at a time, relocking with `relock` for the next batch.
+///
+/// Why batches: closing a channel that a million goroutines wait on held
+/// its lock for the whole claiming and grew one claim list of a million
+/// entries (about 50 MB of fresh pages) before waking anyone. Nothing can
+/// join the queues once `closed` is set, and a queued waiter stays alive
+/// until it leaves its queue, which takes the lock, so claiming later
+/// batches after a release is as safe as claiming them at once. A select
+/// waiter that another channel claims in between simply completes there:
+/// both of its arms were ready, and either may win.
+pub(crate) fn disconnect_in_batches<T, G>(
+    mut inner: G,
+    relock: impl Fn() -> G,
+    mut claim: impl FnMut(&mut G, &mut ClaimList<T>, &mut usize) -> bool,
+) {
+    loop {
+        let mut claims = ClaimList::new();
+        let mut budget = CLOSE_BATCH;
+        let more = claim(&mut inner, &mut claims, &mut budget);
+        drop(inner);
+        drop(claims);
+        if !more {
+            return;
+        }
+        inner = relock();
+    }
+}
+
 /// An owner's value slot, pointed to by its entries. In an `UnsafeCell`
 /// because a claimant writes it through a raw pointer while the owner holds
 /// it; the owner reads it only after DONE (or after removing its entries).
@@ -669,10 +709,18 @@ impl<T> WaitQueue<T> {
         None
     }
 
-    /// Claims every entry with `Disconnected`, into `out` (to be completed
-    /// once the queue's lock is released).
-    pub(crate) fn disconnect_all(&mut self, out: &mut ClaimList<T>) {
-        self.claim_all(Outcome::Disconnected, out);
+    /// Claims entries with `Disconnected` into `out` (to be completed once
+    /// the queue's lock is released) while `*budget` lasts, counting each
+    /// claim off it. Returns whether entries remain.
+    pub(crate) fn disconnect_some(&mut self, out: &mut ClaimList<T>, budget: &mut usize) -> bool {
+        while *budget > 0 {
+            let Some(c) = self.claim_first(|_| Outcome::Disconnected) else {
+                return false;
+            };
+            out.push(c);
+            *budget -= 1;
+        }
+        !self.entries.is_empty()
     }
 
     /// Claims every entry with `outcome`, into `out`.

@@ -28,7 +28,8 @@
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use super::select::Reservation;
 use super::wait::{
-    expired, park_recv, park_send, ClaimList, Entry, Outcome, SendNow, Wait, WaitQueue,
+    disconnect_in_batches, expired, park_recv, park_send, ClaimList, Entry, Outcome, SendNow, Wait,
+    WaitQueue,
 };
 use crate::scheduler::lock::{Lock, LockGuard};
 use std::ops::ControlFlow;
@@ -189,11 +190,16 @@ impl<T> Channel<T> {
             return false;
         }
         inner.closed = true;
-        let mut claims = ClaimList::new();
-        inner.senders.disconnect_all(&mut claims);
-        inner.receivers.disconnect_all(&mut claims);
-        drop(inner);
-        drop(claims);
+        disconnect_in_batches(
+            inner,
+            || self.lock(),
+            |inner, claims, budget| {
+                // `|`, not `||`: the receivers' call reports what is left even
+                // when the senders used the budget up.
+                inner.senders.disconnect_some(claims, budget)
+                    | inner.receivers.disconnect_some(claims, budget)
+            },
+        );
         true
     }
 
