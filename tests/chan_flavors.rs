@@ -2,8 +2,10 @@
 //! try_* and timeouts, from goroutines and from plain threads.
 
 mod common;
+mod net_common;
 
 use common::runtimes;
+use net_common::within;
 
 use goroutines::chan::{
     self, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
@@ -82,6 +84,87 @@ fn close_wakes_parked_senders_and_receivers() {
             assert_eq!(rx.recv(), Ok(1));
             assert_eq!(rx.recv(), Err(RecvError));
         });
+    }
+}
+
+/// A close wakes its waiters in batches of 1,024, letting go of the lock
+/// between batches: with 3,000 receivers parked (three batches and a bit)
+/// on each flavour, and 100 more racing their own timeouts, every plain
+/// receiver sees the end, every timed one sees the end or its timeout, and
+/// 3,000 senders parked on a full buffer all get their values back.
+#[test]
+fn a_close_wakes_thousands_of_waiters_in_batches() {
+    const WAITERS: usize = 3_000;
+    const TIMED: usize = 100;
+    for rt in runtimes() {
+        within(
+            Duration::from_secs(60),
+            "closing on 3,000 waiters",
+            move || {
+                rt.run(|| {
+                    for capacity in [Some(0), Some(4), None] {
+                        let (tx, rx) = match capacity {
+                            Some(n) => chan::bounded::<u32>(n),
+                            None => chan::unbounded::<u32>(),
+                        };
+                        let parked = goroutines::sync::WaitGroup::new();
+                        parked.add((WAITERS + TIMED) as i64);
+                        let plain: Vec<_> = (0..WAITERS)
+                            .map(|_| {
+                                let (rx, parked) = (rx.clone(), parked.clone());
+                                goroutines::go(move || {
+                                    parked.done();
+                                    rx.recv()
+                                })
+                            })
+                            .collect();
+                        let timed: Vec<_> = (0..TIMED)
+                            .map(|i| {
+                                let (rx, parked) = (rx.clone(), parked.clone());
+                                goroutines::go(move || {
+                                    parked.done();
+                                    rx.recv_timeout(Duration::from_micros(200 * i as u64))
+                                })
+                            })
+                            .collect();
+                        parked.wait();
+                        goroutines::time::sleep(Duration::from_millis(10));
+                        assert!(tx.close());
+                        for r in plain {
+                            assert_eq!(r.join().unwrap(), Err(RecvError), "capacity {capacity:?}");
+                        }
+                        for r in timed {
+                            let got = r.join().unwrap();
+                            assert!(
+                                matches!(
+                                    got,
+                                    Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Timeout)
+                                ),
+                                "capacity {capacity:?}: {got:?}"
+                            );
+                        }
+                        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+                    }
+
+                    let (tx, rx) = chan::bounded::<u32>(1);
+                    tx.send(u32::MAX).unwrap();
+                    let senders: Vec<_> = (0..WAITERS as u32)
+                        .map(|i| {
+                            let tx = tx.clone();
+                            goroutines::go(move || tx.send(i))
+                        })
+                        .collect();
+                    goroutines::time::sleep(Duration::from_millis(20));
+                    drop(rx);
+                    let mut back: Vec<u32> = senders
+                        .into_iter()
+                        .map(|s| s.join().unwrap().unwrap_err().into_inner())
+                        .collect();
+                    back.sort_unstable();
+                    assert!(back.iter().copied().eq(0..WAITERS as u32));
+                })
+            },
+        );
     }
 }
 

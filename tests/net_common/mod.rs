@@ -1,5 +1,6 @@
-//! Shared by the `net_*` integration tests: runtimes in both scheduling
-//! modes, and a deadline guard that turns a hang into a failure.
+//! Shared by the `net_*` integration tests (and borrowed by others):
+//! runtimes in both scheduling modes, and a deadline guard that turns a
+//! hang into a failure.
 
 #![allow(dead_code)]
 
