@@ -646,6 +646,20 @@ pub(crate) fn disconnect_in_batches<T, G>(
     }
 }
 
+/// The claiming step of [`disconnect_in_batches`] for a channel whose
+/// senders and receivers both wait (rendezvous and bounded): senders
+/// first, then receivers, from one budget. Returns whether any are left.
+pub(crate) fn disconnect_both<T>(
+    senders: &mut WaitQueue<T>,
+    receivers: &mut WaitQueue<T>,
+    claims: &mut ClaimList<T>,
+    budget: &mut usize,
+) -> bool {
+    // `|`, not `||`: the receivers' call reports what is left even when the
+    // senders used the budget up.
+    senders.disconnect_some(claims, budget) | receivers.disconnect_some(claims, budget)
+}
+
 /// An owner's value slot, pointed to by its entries. In an `UnsafeCell`
 /// because a claimant writes it through a raw pointer while the owner holds
 /// it; the owner reads it only after DONE (or after removing its entries).

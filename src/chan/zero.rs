@@ -28,8 +28,8 @@
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use super::select::Reservation;
 use super::wait::{
-    disconnect_in_batches, expired, park_recv, park_send, ClaimList, Entry, Outcome, SendNow, Wait,
-    WaitQueue,
+    disconnect_both, disconnect_in_batches, expired, park_recv, park_send, ClaimList, Entry,
+    Outcome, SendNow, Wait, WaitQueue,
 };
 use crate::scheduler::lock::{Lock, LockGuard};
 use std::ops::ControlFlow;
@@ -194,10 +194,8 @@ impl<T> Channel<T> {
             inner,
             || self.lock(),
             |inner, claims, budget| {
-                // `|`, not `||`: the receivers' call reports what is left even
-                // when the senders used the budget up.
-                inner.senders.disconnect_some(claims, budget)
-                    | inner.receivers.disconnect_some(claims, budget)
+                let inner = &mut **inner;
+                disconnect_both(&mut inner.senders, &mut inner.receivers, claims, budget)
             },
         );
         true
