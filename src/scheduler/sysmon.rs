@@ -66,7 +66,7 @@ struct Watch {
     reported: bool,
     /// The holder thread's CPU time (ns) when the preempt flag was set.
     cpu_at_flag: Option<u64>,
-    /// The machine's stolen time (ns, all CPUs) when the flag was set.
+    /// An average vCPU's stolen time (ns, `stolen_ns`) when the flag was set.
     steal_at_flag: u64,
     /// The P's `sys` word last cycle: the same IN_SYSCALL word twice means
     /// one inline syscall has lasted a whole cycle (each syscall's exit
