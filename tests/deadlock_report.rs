@@ -72,11 +72,61 @@ fn hog_without_a_p_sends_later() {
     assert_eq!(got, 42);
 }
 
+/// A goroutine waits in `accept` (parked on the poller) until another
+/// connects and they exchange a byte; everything closes; then two
+/// goroutines deadlock on a channel. The earlier network wait must not
+/// keep the check from reporting.
+fn deadlock_after_network_use() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.run(|| {
+        use std::io::{Read, Write};
+        let listener = goroutines::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = goroutines::go(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut byte = [0u8; 1];
+            conn.read_exact(&mut byte).unwrap();
+            conn.write_all(&byte).unwrap();
+        });
+        // Give the acceptor time to park on the poller first.
+        goroutines::time::sleep(Duration::from_millis(20));
+        let mut client = goroutines::net::TcpStream::connect(addr).unwrap();
+        client.write_all(b"x").unwrap();
+        let mut echo = [0u8; 1];
+        client.read_exact(&mut echo).unwrap();
+        server.join().unwrap();
+        drop(client);
+        let (_tx, rx) = chan::bounded::<u32>(0);
+        let waiter = goroutines::go(move || rx.recv());
+        let _ = waiter.join();
+    });
+    unreachable!("the deadlock report exits the process");
+}
+
+/// Runs `scenario` in a child process; kills it after 60 s (a deadlock
+/// that is never reported would otherwise hang the suite).
 fn child(scenario: &str) -> std::process::Output {
-    Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .arg(scenario)
-        .output()
-        .expect("run the child")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the child");
+    let start = Instant::now();
+    while child.try_wait().expect("poll the child").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("reap the child");
+            panic!(
+                "scenario {scenario} still running after 60 s; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+        .wait_with_output()
+        .expect("collect the child's output")
 }
 
 fn a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2() {
@@ -93,6 +143,17 @@ fn a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2() {
         err.contains("spawned at tests/deadlock_report.rs:"),
         "{err}"
     );
+}
+
+fn a_deadlock_after_network_waits_is_still_reported() {
+    let out = child("deadlock_after_network_use");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{err}"
+    );
+    assert!(err.contains("[chan receive"), "{err}");
 }
 
 fn a_std_thread_that_will_send_is_not_a_deadlock() {
@@ -117,13 +178,18 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("deadlock") => return deadlock(),
         Some("std_thread_sends_later") => return std_thread_sends_later(),
+        Some("deadlock_after_network_use") => return deadlock_after_network_use(),
         Some("hog_without_a_p_sends_later") => return hog_without_a_p_sends_later(),
         _ => {}
     }
-    let tests: [(&str, fn()); 3] = [
+    let tests: [(&str, fn()); 4] = [
         (
             "a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2",
             a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2,
+        ),
+        (
+            "a_deadlock_after_network_waits_is_still_reported",
+            a_deadlock_after_network_waits_is_still_reported,
         ),
         (
             "a_std_thread_that_will_send_is_not_a_deadlock",

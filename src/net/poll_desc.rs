@@ -75,12 +75,20 @@ const READY: usize = 1;
 
 /// Waiters whose node is in a slot right now, in all PollDescs (Go's
 /// `netpollWaiters`): while it is non-zero the poller may still wake a
-/// goroutine, so a deadlock check must not report "all asleep". Raised
-/// when a node is published, lowered by whoever takes it out (SeqCst, so
-/// a checker that reads it after seeing every goroutine parked cannot
-/// miss a waiter that is still published).
+/// goroutine, so a deadlock check must not report "all asleep", and the
+/// scheduler polls only while it is. Raised when a node is published,
+/// lowered ([`unpublished`]) by whoever takes it out, after the wake-up
+/// (SeqCst, so a checker that reads it after seeing every goroutine parked
+/// cannot miss a waiter that is still published, and one that reads zero
+/// sees the woken goroutine runnable).
 pub(crate) static IO_WAITERS: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(0);
+
+/// Lowers [`IO_WAITERS`] for a node just taken out of its slot, once its
+/// waiter has been woken (or the waiter took it back itself).
+fn unpublished() {
+    IO_WAITERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+}
 
 /// Between "write my flag" and "read the other's" on each side of the two
 /// Dekker races (module docs). The accesses themselves are SeqCst, which
@@ -240,6 +248,7 @@ impl Half {
             let owned = Arc::from_raw(ptr as *const WaitNode);
             drop(owned.take_waiter());
         }
+        unpublished();
         true
     }
 
@@ -275,6 +284,7 @@ impl Half {
                         if let Some(w) = unsafe { node.take_waiter() } {
                             w.wake();
                         }
+                        unpublished();
                         return true;
                     }
                 }
@@ -300,6 +310,7 @@ impl Half {
             if let Some(w) = unsafe { owned.take_waiter() } {
                 w.wake();
             }
+            unpublished();
         }
     }
 }
