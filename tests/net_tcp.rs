@@ -514,6 +514,70 @@ fn plain_threads_talk_to_a_goroutine_server() {
     server.join().unwrap();
 }
 
+/// A server that is idle between requests: its M sleeps in the poller and,
+/// in Go mode, wakes to each request by taking an idle P itself and
+/// running the connection's goroutine (`netpoll.rs` step 6). Four plain
+/// threads pause between round trips so the runtime goes idle each time,
+/// while a goroutine sleeps in 1 ms steps (the poller M is also the timer
+/// sleeper, and must hand that role on when it takes a P). Every echo must
+/// come back whole and the sleeper must keep waking.
+#[test]
+fn an_idle_server_wakes_to_each_request_and_timers_keep_firing() {
+    for (mode, rt) in both_modes(2) {
+        let listener = rt.run(|| TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let server = rt.go(move || {
+            let conns: Vec<_> = (0..4)
+                .map(|_| {
+                    let (conn, _) = listener.accept().unwrap();
+                    goroutines::go(move || echo(conn))
+                })
+                .collect();
+            for c in conns {
+                c.join().unwrap();
+            }
+        });
+        let sleeper = rt.go({
+            let stop = stop.clone();
+            move || {
+                let mut naps = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    goroutines::time::sleep(Duration::from_millis(1));
+                    naps += 1;
+                }
+                naps
+            }
+        });
+        within(Duration::from_secs(60), mode, move || {
+            let clients: Vec<_> = (0..4)
+                .map(|c| {
+                    std::thread::spawn(move || {
+                        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+                        for r in 0..60 {
+                            std::thread::sleep(Duration::from_micros(200 + 300 * c as u64));
+                            let m = message(c, r);
+                            conn.write_all(&m).unwrap();
+                            let mut back = [0u8; MSG];
+                            conn.read_exact(&mut back).unwrap();
+                            assert_eq!(back, m, "client {c}, round trip {r}");
+                        }
+                    })
+                })
+                .collect();
+            for c in clients {
+                c.join().unwrap();
+            }
+        });
+        server.join().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let naps = within(Duration::from_secs(20), mode, move || {
+            sleeper.join().unwrap()
+        });
+        assert!(naps > 0, "{mode}: the sleeping goroutine never woke");
+    }
+}
+
 const EXHAUST_CHILD: &str = "GOROUTINES_NET_EXHAUST";
 const PENDING: usize = 8;
 

@@ -230,12 +230,29 @@ impl Poller {
     /// and wakes the waiters they make ready. Returns how many waiters it
     /// woke. Callable from several threads at once.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
+        self.poll_then(timeout, || {})
+    }
+
+    /// As [`poll`](Self::poll), running `before_wakes` once the wait has
+    /// returned a descriptor's event and before any waiter is woken (the
+    /// scheduler's M takes a P there, so that the wake-ups queue on it).
+    pub(crate) fn poll_then(
+        &self,
+        timeout: Option<Duration>,
+        before_wakes: impl FnOnce(),
+    ) -> usize {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
         let n = self.wait(&mut events, timeout);
         if n <= 0 {
             // 0: timed out; -1: EINTR (nothing else can fail on a valid
             // epoll fd and buffer).
             return 0;
+        }
+        if events[..n as usize]
+            .iter()
+            .any(|ev| ev.u64 != EVENTFD_TOKEN)
+        {
+            before_wakes();
         }
         let mut woken = 0;
         for ev in &events[..n as usize] {

@@ -108,8 +108,14 @@ impl Shared {
 
     /// Step 3: parks idle M `m` until a hand-off, a kick, or the next timer
     /// deadline if it becomes the sleeper. Fires due timers after waking as
-    /// the sleeper.
-    pub(crate) fn timer_sleep(&self, m: &Arc<MShared>, park: impl FnOnce(Option<u64>)) {
+    /// the sleeper. `claim_p` runs if it slept in the network poller and
+    /// woke to events, before their waiters are woken (`netpoll.rs` step 6).
+    pub(crate) fn timer_sleep(
+        &self,
+        m: &Arc<MShared>,
+        park: impl FnOnce(Option<u64>),
+        claim_p: impl FnOnce(),
+    ) {
         let mut slot = self.sleeper.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_some() {
             drop(slot);
@@ -123,9 +129,12 @@ impl Shared {
         self.sleep_until.store(next, Ordering::SeqCst);
         let next = next.min(self.earliest_timer());
         let timeout = (next != NONE).then(|| next.saturating_sub(self.now()));
-        super::netpoll::sleep(m, timeout.map(std::time::Duration::from_nanos), || {
-            park(timeout)
-        });
+        super::netpoll::sleep(
+            m,
+            timeout.map(std::time::Duration::from_nanos),
+            || park(timeout),
+            claim_p,
+        );
         self.sleep_until.store(NONE, Ordering::SeqCst);
         *self.sleeper.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.run_all_due_timers();

@@ -1193,10 +1193,27 @@ impl MLocal {
                 return true;
             }
             let parker = &self.me.parker;
-            self.shared.timer_sleep(&self.me, |timeout| match timeout {
-                Some(ns) => drop(parker.park_timeout(std::time::Duration::from_nanos(ns))),
-                None => parker.park(),
-            });
+            self.shared.timer_sleep(
+                &self.me,
+                |timeout| match timeout {
+                    Some(ns) => drop(parker.park_timeout(std::time::Duration::from_nanos(ns))),
+                    None => parker.park(),
+                },
+                || {
+                    // Woken in the poller by events: run their goroutines
+                    // here if a P is free (netpoll.rs step 6).
+                    if let Some(p) = self.shared.claim_idle_p(&self.me) {
+                        self.p.set(p);
+                        self.spinning.set(false);
+                        self.took_p();
+                        crate::trace::m_wake(p, self.me.id);
+                    }
+                },
+            );
+            if self.p.get() != NO_P {
+                self.shared.ensure_timer_sleeper();
+                return true;
+            }
         }
     }
 

@@ -16,6 +16,13 @@
 //!    ([`waiter_added`]), so it moves into the poller.
 //! 5. sysmon polls if nobody has for [`FORCED_POLL`], so network waiters are
 //!    not starved by Ps that always have other work.
+//! 6. Go mode: the M that wakes in the poller to events takes an idle P
+//!    itself, if one is free, before it wakes their waiters, and runs them
+//!    (Go's `findRunnable` does the same after its blocking `netpoll`).
+//!    Readied from an M without a P, they would go to the global queue and
+//!    another M would be woken to run them: a futex wake, a context switch
+//!    and an eventfd write more for each request of a lightly loaded
+//!    server. (Pinned mode: see `Shared::claim_idle_p`.)
 //!
 //! Tried and dropped, each measured with alternating A/B runs of the
 //! comparison harness on an idle 2-core machine:
@@ -97,8 +104,15 @@ pub(crate) fn poll_if_stale() {
     }
 }
 
-/// Step 2: how the timer sleeper `m` sleeps for up to `timeout`.
-pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnOnce()) {
+/// Step 2: how the timer sleeper `m` sleeps for up to `timeout`. If it
+/// sleeps in the poller and wakes to events, it runs `claim_p` before it
+/// wakes their waiters (step 6).
+pub(crate) fn sleep(
+    m: &MShared,
+    timeout: Option<Duration>,
+    futex_park: impl FnOnce(),
+    claim_p: impl FnOnce(),
+) {
     if let Some(p) = wanted() {
         if OWNER
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
@@ -107,7 +121,7 @@ pub(crate) fn sleep(m: &MShared, timeout: Option<Duration>, futex_park: impl FnO
             m.in_netpoll.store(true, Ordering::SeqCst);
             if !m.has_handoff() {
                 LAST_POLL.store(now(), Ordering::Relaxed);
-                counted(crate::trace::netpoll(p.poll(timeout)));
+                counted(crate::trace::netpoll(p.poll_then(timeout, claim_p)));
             }
             m.in_netpoll.store(false, Ordering::SeqCst);
             OWNER.store(false, Ordering::SeqCst);
