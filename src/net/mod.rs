@@ -114,16 +114,16 @@ macro_rules! impl_stream_io {
     ($ty:ty) => {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.io($crate::net::poll_desc::Dir::Read, |mut s| {
-                    std::io::Read::read(&mut s, buf)
-                })
+                self.inner
+                    .read_stream(buf.len(), None, |mut s| std::io::Read::read(&mut s, buf))
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.inner.io($crate::net::poll_desc::Dir::Read, |mut s| {
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.inner.read_stream(len, None, |mut s| {
                     std::io::Read::read_vectored(&mut s, bufs)
                 })
             }

@@ -101,6 +101,14 @@ fn dekker_fence() {
     crate::loom::sync::atomic::fence(SeqCst);
 }
 
+/// `Half::skip_score` at or above which a read after a short read skips
+/// its syscall; the score's ceiling; every how many such reads one tries
+/// the syscall anyway. A score moving +1 per `EAGAIN` and -4 per read that
+/// found data climbs only while more than 4 in 5 of those syscalls fail.
+const SKIP_AT: u8 = 8;
+const SKIP_SCORE_MAX: u8 = 16;
+const PROBE_EVERY: u8 = 8;
+
 /// Outcomes of a wait, written by whoever ended it.
 const WAITING: u8 = 0;
 const OUT_READY: u8 = 1;
@@ -131,6 +139,22 @@ pub(crate) struct Half {
     slot: AtomicUsize,
     /// Serialises operations in this direction.
     pub(crate) op: OpLock,
+    /// Read direction of a stream socket only: the last read was short
+    /// (fewer bytes than asked for, but some), so it emptied the receive
+    /// queue, and the slot was cleared of older readiness before it ran.
+    /// The next read may then wait for the next edge without first trying
+    /// the syscall (which would return `EAGAIN`). Written and read under
+    /// `op`, so Relaxed. See `PollFd::read_stream`.
+    pub(crate) drained: AtomicBool,
+    /// Read direction: how often, lately, the syscall of a read that
+    /// followed a short read found the queue still empty, `EAGAIN` raising
+    /// it by one and data lowering it by four (0 to [`SKIP_SCORE_MAX`]).
+    /// Such a read skips its syscall only while this is at least
+    /// [`SKIP_AT`] (see `skip_read`). Under the op lock, so Relaxed.
+    skip_score: AtomicU8,
+    /// Counts reads after short reads, so every [`PROBE_EVERY`]th tries
+    /// its syscall and keeps `skip_score` current. Under the op lock.
+    skip_tick: AtomicU8,
 }
 
 /// Go's pollDesc. Lives forever in the poller's cache.
@@ -144,6 +168,15 @@ pub(crate) struct PollDesc {
     pub(crate) seq: AtomicU32,
     /// The registered descriptor, for debugging (-1 when free).
     pub(crate) fd: AtomicI32,
+    /// Set by the poller on an event with `EPOLLRDHUP`, `EPOLLHUP`,
+    /// `EPOLLERR` or `EPOLLPRI`, before it records or wakes the readiness:
+    /// the peer shut down, the socket failed, or urgent data arrived. A
+    /// short read may then stop *before* what is left (at the end of
+    /// stream, an error, the urgent mark), and no later edge will announce
+    /// it, so reads are never skipped on this desc again (until it is
+    /// reused). SeqCst, paired with the slot: whoever consumes the
+    /// readiness this event set also sees the flag.
+    pub(crate) read_final: AtomicBool,
 }
 
 /// A parked waiter, shared by the slot, the waiter itself and its timer.
@@ -178,6 +211,43 @@ impl Half {
         Half {
             slot: AtomicUsize::new(EMPTY),
             op: OpLock::new(),
+            drained: AtomicBool::new(false),
+            skip_score: AtomicU8::new(0),
+            skip_tick: AtomicU8::new(0),
+        }
+    }
+
+    /// For a read that follows a short read, with the op lock held:
+    /// whether to wait for the next edge without trying the syscall first.
+    /// Only while such syscalls have mostly found nothing lately (a peer
+    /// that answers at once, as a blocking client woken on this CPU does,
+    /// has its next message queued before the read), and never on every
+    /// [`PROBE_EVERY`]th, whose syscall keeps the record current.
+    pub(crate) fn skip_read(&self) -> bool {
+        let tick = self.skip_tick.load(Relaxed).wrapping_add(1);
+        self.skip_tick.store(tick, Relaxed);
+        self.skip_score.load(Relaxed) >= SKIP_AT && !tick.is_multiple_of(PROBE_EVERY)
+    }
+
+    /// Records what the syscall of a read that followed a short read found:
+    /// the queue still empty (`EAGAIN`), or data. Op lock held.
+    pub(crate) fn record_after_short_read(&self, empty: bool) {
+        let score = self.skip_score.load(Relaxed);
+        let score = if empty {
+            (score + 1).min(SKIP_SCORE_MAX)
+        } else {
+            score.saturating_sub(4)
+        };
+        self.skip_score.store(score, Relaxed);
+    }
+
+    /// Forgets readiness recorded so far. The caller holds the op lock and
+    /// is about to run its syscall, which sees everything that caused it;
+    /// from here on, the slot records only edges the syscall may not have
+    /// seen. (No node can be in the slot: only the op lock's holder waits.)
+    pub(crate) fn clear_ready(&self) {
+        if self.slot.load(SeqCst) == READY {
+            let _ = self.slot.compare_exchange(READY, EMPTY, SeqCst, SeqCst);
         }
     }
 
@@ -323,6 +393,7 @@ impl PollDesc {
             closing: AtomicBool::new(false),
             seq: AtomicU32::new(0),
             fd: AtomicI32::new(-1),
+            read_final: AtomicBool::new(false),
         }
     }
 
@@ -339,6 +410,9 @@ impl PollDesc {
     pub(crate) fn reset(&self, fd: i32) {
         self.read.slot.store(EMPTY, SeqCst);
         self.write.slot.store(EMPTY, SeqCst);
+        self.read.drained.store(false, Relaxed);
+        self.read.skip_score.store(0, Relaxed);
+        self.read_final.store(false, SeqCst);
         self.closing.store(false, SeqCst);
         self.fd.store(fd, Relaxed);
     }

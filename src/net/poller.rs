@@ -273,6 +273,10 @@ impl Poller {
             let err = flags & (libc::EPOLLERR | libc::EPOLLHUP) != 0;
             let readable = err || flags & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI) != 0;
             let writable = err || flags & libc::EPOLLOUT != 0;
+            if err || flags & (libc::EPOLLRDHUP | libc::EPOLLPRI) != 0 {
+                // Before the readiness is recorded: see `read_final`.
+                pd.read_final.store(true, SeqCst);
+            }
             woken += pd.notify(readable, writable);
         }
         woken

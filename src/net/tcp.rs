@@ -228,7 +228,7 @@ impl TcpStream {
 
     fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            inner: PollFd::new(std::net::TcpStream::from(fd))?,
+            inner: PollFd::new(std::net::TcpStream::from(fd))?.tcp_stream(),
         })
     }
 
@@ -236,7 +236,7 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Ok(TcpStream {
-            inner: PollFd::new(stream)?,
+            inner: PollFd::new(stream)?.tcp_stream(),
         })
     }
 

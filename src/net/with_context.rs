@@ -59,10 +59,9 @@ macro_rules! impl_context_io {
                 ctx: &$crate::context::Context,
                 buf: &mut [u8],
             ) -> std::io::Result<usize> {
-                self.inner
-                    .io_context($crate::net::poll_desc::Dir::Read, ctx, |mut s| {
-                        std::io::Read::read(&mut s, buf)
-                    })
+                self.inner.read_stream(buf.len(), Some(ctx), |mut s| {
+                    std::io::Read::read(&mut s, buf)
+                })
             }
 
             /// As `Write::write`, ending with `ctx`'s error as

@@ -1012,6 +1012,11 @@ impl MLocal {
                 if let Some(g) = shared.global.pop() {
                     return Some(g);
                 }
+                // And the network, as tokio's event interval does: a P that
+                // always has local work would otherwise leave connections
+                // the poller has readied to its next idle moment (or to
+                // sysmon's forced poll).
+                super::netpoll::poll_ready();
             }
             // SAFETY: we hold the P.
             if let Some(g) = unsafe { p.pop() } {

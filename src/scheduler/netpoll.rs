@@ -23,6 +23,12 @@
 //!    another M would be woken to run them: a futex wake, a context switch
 //!    and an eventfd write more for each request of a lightly loaded
 //!    server. (Pinned mode: see `Shared::claim_idle_p`.)
+//! 7. Every 61st schedule of a P polls too (`find_runnable`, beside the
+//!    global queue's turn; tokio's event interval is the same), so that a
+//!    P that always has local work does not leave readied connections to
+//!    its next idle moment. TCP reads that follow a short read may skip
+//!    their syscall and wait for the poller (`PollFd::read_stream`); one
+//!    that skipped although its data was there waited for that poll.
 //!
 //! Tried and dropped, each measured with alternating A/B runs of the
 //! comparison harness on an idle 2-core machine:
@@ -31,19 +37,27 @@
 //!   not watch): it saved CPU on a loaded machine but cost `tcp_echo`
 //!   10-25% and `http_hello` about 5%; the spin catches the next request
 //!   of a connection that has just answered.
-//! * Parking a TCP read that follows a short read without trying `recv`
-//!   first (the short read drained the socket, so a later byte brings a new
-//!   edge), and sparing the poller's M the eventfd write to itself: one
-//!   `recv` per HTTP request instead of two, but `tcp_echo` lost about 20%,
-//!   since a request that had already arrived waited for the poller.
-//!   Tried again with tokio's exact rule (recorded readiness cleared just
-//!   before each read; a peer shutdown, error or urgent data turning the
-//!   rule off for the socket), 4 alternations of `compare http_hello
-//!   tcp_echo --peers ours-go` against the same build without the rule:
-//!   echo 42.6k vs 53.5k round trips/s and 21 vs 17.5 µs of server CPU per
-//!   round trip (more parks and idle Ms), HTTP unchanged (49.7k vs 50.0k
-//!   requests/s). The tests it prompted stay (`tests/net_tcp.rs`: the end
-//!   of stream behind a short read, a read after a waiting peek).
+//! * Parking every TCP read that follows a short read without trying
+//!   `recv` first (tokio's rule), twice: one `recv` per HTTP request
+//!   instead of two, but `tcp_echo` lost about 20% (4 alternations: 42.6k
+//!   vs 53.5k round trips/s), since with blocking clients that the server's
+//!   write wakes on its own CPU 78% of those reads find the next message
+//!   already queued, and skipping them sent it through a park and the
+//!   poller. The skip is now adaptive per socket (`PollFd::read_stream`),
+//!   with step 7 beside it: 2 sets of 3 alternations of `compare
+//!   http_hello tcp_echo --peers ours-go,ours-pinned` against the build
+//!   without either: HTTP +4% requests/s in both modes (the skip alone:
+//!   +8-14%), echo -1% and +4% (the skip alone: -3% to -12%).
+//! * Clearing `in_netpoll` as soon as the poller's wait returns, so that a
+//!   pinned M's hand-off to itself (a woken goroutine homed on its own P)
+//!   skips the eventfd write: the writes went from 0.05 per request to
+//!   none, but 3 alternations of `http_hello tcp_echo` showed 4-11% less
+//!   throughput, not more.
+//! * An adaptive bound on `find_runnable`'s 50 µs spin (halved by a spin
+//!   that found nothing): with a second server on the same 2 CPUs, 69% of
+//!   spins found nothing, but shorter spins only traded the burnt time for
+//!   as many more sleeps and wake-ups (CPU per request unchanged over 6
+//!   alternations).
 
 use super::m::MShared;
 use crate::net::poller::{self, Poller};
