@@ -129,15 +129,23 @@ fn child(scenario: &str) -> std::process::Output {
         .expect("collect the child's output")
 }
 
-fn a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2() {
-    let out = child("deadlock");
-    let err = String::from_utf8_lossy(&out.stderr);
+/// Runs `scenario`, which must end in the deadlock report: status 2, the
+/// fatal error, and a goroutine parked in a channel receive. Returns the
+/// report.
+fn deadlock_report_of(scenario: &str) -> String {
+    let out = child(scenario);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains("fatal error: all goroutines are asleep - deadlock!"),
         "{err}"
     );
     assert!(err.contains("[chan receive"), "{err}");
+    err
+}
+
+fn a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2() {
+    let err = deadlock_report_of("deadlock");
     assert!(err.contains("[join"), "{err}");
     assert!(
         err.contains("spawned at tests/deadlock_report.rs:"),
@@ -146,14 +154,7 @@ fn a_deliberate_deadlock_prints_the_fatal_error_and_a_dump_and_exits_2() {
 }
 
 fn a_deadlock_after_network_waits_is_still_reported() {
-    let out = child("deadlock_after_network_use");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("fatal error: all goroutines are asleep - deadlock!"),
-        "{err}"
-    );
-    assert!(err.contains("[chan receive"), "{err}");
+    deadlock_report_of("deadlock_after_network_use");
 }
 
 fn a_std_thread_that_will_send_is_not_a_deadlock() {
