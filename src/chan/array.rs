@@ -21,8 +21,8 @@
 use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use super::select::Reservation;
 use super::wait::{
-    disconnect_both, disconnect_in_batches, expired, park_recv, park_send, ClaimList, Entry,
-    Outcome, SendNow, Wait, WaitQueue,
+    disconnect_both_in_batches, expired, park_recv, park_send, ClaimList, Entry, Outcome, SendNow,
+    Wait, WaitQueue,
 };
 use crate::scheduler::lock::{Lock, LockGuard};
 use std::collections::VecDeque;
@@ -222,13 +222,10 @@ impl<T> Channel<T> {
             return false;
         }
         inner.closed = true;
-        disconnect_in_batches(
+        disconnect_both_in_batches(
             inner,
             || self.lock(),
-            |inner, claims, budget| {
-                let inner = &mut **inner;
-                disconnect_both(&mut inner.senders, &mut inner.receivers, claims, budget)
-            },
+            |inner| (&mut inner.senders, &mut inner.receivers),
         );
         true
     }

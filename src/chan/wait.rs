@@ -70,7 +70,7 @@ use crate::loom::sync::Arc;
 use crate::scheduler::g::WaitReason;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, DerefMut};
 use std::ptr::NonNull;
 use std::time::Instant;
 
@@ -646,18 +646,24 @@ pub(crate) fn disconnect_in_batches<T, G>(
     }
 }
 
-/// The claiming step of [`disconnect_in_batches`] for a channel whose
-/// senders and receivers both wait (rendezvous and bounded): senders
-/// first, then receivers, from one budget. Returns whether any are left.
-pub(crate) fn disconnect_both<T>(
-    senders: &mut WaitQueue<T>,
-    receivers: &mut WaitQueue<T>,
-    claims: &mut ClaimList<T>,
-    budget: &mut usize,
-) -> bool {
-    // `|`, not `||`: the receivers' call reports what is left even when the
-    // senders used the budget up.
-    senders.disconnect_some(claims, budget) | receivers.disconnect_some(claims, budget)
+/// A channel's two wait queues, borrowed from its locked state.
+pub(crate) type SendersAndReceivers<'a, T> = (&'a mut WaitQueue<T>, &'a mut WaitQueue<T>);
+
+/// [`disconnect_in_batches`] for a channel whose senders and receivers
+/// both wait (rendezvous and bounded): `queues` picks them out of the
+/// locked state; each batch claims senders first, then receivers, from one
+/// budget.
+pub(crate) fn disconnect_both_in_batches<T, G: DerefMut>(
+    inner: G,
+    relock: impl Fn() -> G,
+    queues: fn(&mut G::Target) -> SendersAndReceivers<'_, T>,
+) {
+    disconnect_in_batches(inner, relock, |inner, claims, budget| {
+        let (senders, receivers) = queues(inner);
+        // `|`, not `||`: the receivers' call reports what is left even
+        // when the senders used the budget up.
+        senders.disconnect_some(claims, budget) | receivers.disconnect_some(claims, budget)
+    });
 }
 
 /// An owner's value slot, pointed to by its entries. In an `UnsafeCell`
