@@ -7,8 +7,9 @@
 //! 2. If it still has not switched out a time slice later (it reaches no
 //!    runtime call that could honour the flag) and its thread did get a CPU
 //!    meanwhile (a thread waiting for a CPU on a busy machine is no hog; in
-//!    a VM, CPU time the hypervisor stole, `/proc/stat`'s steal column,
-//!    does not count either),
+//!    a VM, time the hypervisor took the thread's vCPU away does not count
+//!    either: its `/proc/stat` line must show it executing, and its steal
+//!    is taken off),
 //!    sysmon reports it, once per episode: which goroutine, for how long,
 //!    whether its thread is on a CPU (a hog) or asleep in the kernel (an
 //!    unannotated blocking call), read from `/proc/self/task/TID/stat` and
@@ -66,8 +67,10 @@ struct Watch {
     reported: bool,
     /// The holder thread's CPU time (ns) when the preempt flag was set.
     cpu_at_flag: Option<u64>,
-    /// An average vCPU's stolen time (ns, `stolen_ns`) when the flag was set.
-    steal_at_flag: u64,
+    /// Each vCPU's accounted time (`vcpu_times`) when the flag was set.
+    vcpus_at_flag: Vec<VcpuTime>,
+    /// The vCPU the holder thread was on when the flag was set.
+    vcpu_at_flag: Option<usize>,
     /// The P's `sys` word last cycle: the same IN_SYSCALL word twice means
     /// one inline syscall has lasted a whole cycle (each syscall's exit
     /// starts a new epoch, `hold.rs`).
@@ -91,7 +94,8 @@ fn run(shared: &Shared, settings: &Settings) {
         since,
         reported: false,
         cpu_at_flag: None,
-        steal_at_flag: 0,
+        vcpus_at_flag: Vec::new(),
+        vcpu_at_flag: None,
         sys: 0,
     };
     let mut watch = vec![fresh(0, start); shared.ps.len()];
@@ -180,7 +184,8 @@ fn run(shared: &Shared, settings: &Settings) {
             let tid = p.holder_tid.load(Ordering::Relaxed);
             let Some(cpu_at_flag) = w.cpu_at_flag else {
                 w.cpu_at_flag = thread_cpu_ns(tid);
-                w.steal_at_flag = stolen_ns().unwrap_or(0);
+                w.vcpus_at_flag = vcpu_times().unwrap_or_default();
+                w.vcpu_at_flag = thread_vcpu(tid);
                 continue;
             };
             if ran < 2 * TIME_SLICE || w.reported {
@@ -190,13 +195,29 @@ fn run(shared: &Shared, settings: &Settings) {
             // for a CPU (the machine is busy), not hogging one.
             let state = thread_state(tid);
             let cpu = thread_cpu_ns(tid).map_or(u64::MAX, |c| c.saturating_sub(cpu_at_flag));
-            // In a VM, time the hypervisor gave this vCPU to someone else can
-            // still count as the thread's CPU time: take off what an average
-            // vCPU had stolen since the flag (an estimate: a real hog may be
-            // reported a cycle or two later on a machine that is being robbed).
-            let stolen = stolen_ns().map_or(0, |s| s.saturating_sub(w.steal_at_flag));
+            // In a VM, time the hypervisor gave the thread's vCPU to someone
+            // else counts as the thread's CPU time: its runtime is read from
+            // another vCPU, whose clock runs on while the thread's vCPU is
+            // away, and the guest learns of the theft only once the vCPU is
+            // back. So the thread's vCPU (when flagged, and now) must also
+            // have executed for half a slice since the flag, by its own
+            // ticks (which stop while it is away; `/proc/stat` counts them
+            // in 10 ms units, so a real hog may be reported a cycle or two
+            // later), and what it has been known to lose is taken off. This
+            // machine's hypervisor takes a vCPU away for 100 ms every few
+            // seconds: with only an average of the vCPUs' steal taken off,
+            // sysmon reported hogs that were not.
+            let vcpu = vcpu_times()
+                .and_then(|now| {
+                    vcpu_delta(&w.vcpus_at_flag, &now, w.vcpu_at_flag, thread_vcpu(tid))
+                })
+                .unwrap_or(VcpuTime {
+                    ran: u64::MAX,
+                    stolen: 0,
+                });
+            let half_slice = TIME_SLICE.as_nanos() as u64 / 2;
             if matches!(state, Some(('R', _)))
-                && cpu.saturating_sub(stolen) < TIME_SLICE.as_nanos() as u64 / 2
+                && (cpu.saturating_sub(vcpu.stolen) < half_slice || vcpu.ran < half_slice)
             {
                 continue;
             }
@@ -251,30 +272,88 @@ fn thread_state(tid: i32) -> Option<(char, String)> {
     Some((state, wchan))
 }
 
-/// Nanoseconds of CPU time the hypervisor has taken from one vCPU of this
-/// machine, on average (the `steal` column of `/proc/stat`'s `cpu` line
-/// over the number of CPUs), if known.
-fn stolen_ns() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let ticks = steal_ticks(stat.lines().next()?)?;
-    let cpus = stat
-        .lines()
-        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
-        .count()
-        .max(1) as u64;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (hz > 0).then(|| ticks.saturating_mul(1_000_000_000 / hz as u64) / cpus)
+/// One vCPU's time as `/proc/stat` accounts it, in ns: executing anything
+/// (every column but steal, idle included) and taken by the hypervisor.
+/// Both advance by the vCPU's own timer ticks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct VcpuTime {
+    ran: u64,
+    stolen: u64,
 }
 
-/// The steal column (the eighth number) of `/proc/stat`'s aggregate `cpu`
-/// line.
-fn steal_ticks(cpu_line: &str) -> Option<u64> {
-    let mut fields = cpu_line.split_whitespace();
-    if fields.next()? != "cpu" {
+/// Every vCPU's [`VcpuTime`], indexed by its number, if known.
+fn vcpu_times() -> Option<Vec<VcpuTime>> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
         return None;
     }
-    fields.nth(7)?.parse().ok()
+    let ns = 1_000_000_000 / hz as u64;
+    let mut times = Vec::new();
+    for (cpu, ran, stolen) in stat.lines().filter_map(vcpu_ticks) {
+        if times.len() <= cpu {
+            times.resize(cpu + 1, VcpuTime::default());
+        }
+        times[cpu] = VcpuTime {
+            ran: ran.saturating_mul(ns),
+            stolen: stolen.saturating_mul(ns),
+        };
+    }
+    (!times.is_empty()).then_some(times)
+}
+
+/// From a `/proc/stat` per-CPU line (`cpuN user nice system idle iowait irq
+/// softirq steal ...`): N, the ticks it executed (the first seven columns)
+/// and the ticks stolen (the eighth). None for any other line.
+fn vcpu_ticks(line: &str) -> Option<(usize, u64, u64)> {
+    let mut fields = line.split_whitespace();
+    let cpu = fields.next()?.strip_prefix("cpu")?.parse().ok()?;
+    let mut ran = 0u64;
+    for _ in 0..7 {
+        ran = ran.saturating_add(fields.next()?.parse().ok()?);
+    }
+    Some((cpu, ran, fields.next()?.parse().ok()?))
+}
+
+/// How vCPUs `then` and `now` (the thread's when flagged and now; one vCPU
+/// counted once if they are the same) changed from `at_flag` to `current`.
+/// None if either vCPU or either snapshot of it is unknown.
+fn vcpu_delta(
+    at_flag: &[VcpuTime],
+    current: &[VcpuTime],
+    then: Option<usize>,
+    now: Option<usize>,
+) -> Option<VcpuTime> {
+    let delta = |cpu: usize| {
+        let (a, b) = (at_flag.get(cpu)?, current.get(cpu)?);
+        Some(VcpuTime {
+            ran: b.ran.saturating_sub(a.ran),
+            stolen: b.stolen.saturating_sub(a.stolen),
+        })
+    };
+    let (then, now) = (then?, now?);
+    let first = delta(then)?;
+    if then == now {
+        return Some(first);
+    }
+    let second = delta(now)?;
+    Some(VcpuTime {
+        ran: first.ran.saturating_add(second.ran),
+        stolen: first.stolen.saturating_add(second.stolen),
+    })
+}
+
+/// The vCPU thread `tid` last ran on (`stat`'s 39th field, `processor`).
+fn thread_vcpu(tid: i32) -> Option<usize> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at the
+    // third, the state.
+    stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(39 - 3)?
+        .parse()
+        .ok()
 }
 
 /// Nanoseconds thread `tid` has spent on a CPU (`schedstat`'s first field).
@@ -350,26 +429,57 @@ fn print_trace(shared: &Shared, start: Instant, detail: bool) {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::steal_ticks;
+    use super::{thread_vcpu, vcpu_delta, vcpu_ticks, vcpu_times, VcpuTime};
 
     #[test]
-    fn the_steal_column_is_read_from_the_aggregate_cpu_line() {
+    fn a_vcpus_executed_and_stolen_ticks_are_read_from_its_line() {
         assert_eq!(
-            steal_ticks("cpu  1026490 0 589024 828485 3405 0 220285 54710 0 0"),
-            Some(54710)
+            vcpu_ticks("cpu1 496961 0 293168 433571 889 0 109774 26938 0 0"),
+            Some((1, 496961 + 293168 + 433571 + 889 + 109774, 26938))
         );
-        // A per-CPU line, a short line and garbage are not read.
+        // The aggregate line, a short line and garbage are not read.
         assert_eq!(
-            steal_ticks("cpu0 496961 0 293168 433571 889 0 109774 26938 0 0"),
+            vcpu_ticks("cpu  1026490 0 589024 828485 3405 0 220285 54710 0 0"),
             None
         );
-        assert_eq!(steal_ticks("cpu  1 2 3"), None);
-        assert_eq!(steal_ticks("cpu  a b c d e f g h"), None);
+        assert_eq!(vcpu_ticks("cpu3 1 2 3"), None);
+        assert_eq!(vcpu_ticks("cpu0 a b c d e f g h"), None);
+        assert_eq!(vcpu_ticks("intr 1 2 3 4 5 6 7 8 9"), None);
     }
 
     #[test]
-    fn stolen_time_is_readable_here() {
-        // Every Linux since 2.6.11 has the column (zero outside a VM).
-        assert!(super::stolen_ns().is_some());
+    fn only_the_threads_vcpus_count() {
+        let t = |ran, stolen| VcpuTime { ran, stolen };
+        let at_flag = [t(0, 100), t(0, 1_000)];
+        // vCPU 1 was away for 100 ms and ran 4; vCPU 0 ran 30 and lost 100 ns.
+        let now = [t(30, 200), t(4, 100_001_000)];
+        assert_eq!(
+            vcpu_delta(&at_flag, &now, Some(1), Some(1)),
+            Some(t(4, 100_000_000))
+        );
+        assert_eq!(
+            vcpu_delta(&at_flag, &now, Some(0), Some(0)),
+            Some(t(30, 100))
+        );
+        // Moved between the two: both count, once each.
+        assert_eq!(
+            vcpu_delta(&at_flag, &now, Some(0), Some(1)),
+            Some(t(34, 100_000_100))
+        );
+        // An unknown vCPU, or one missing from a snapshot.
+        assert_eq!(vcpu_delta(&at_flag, &now, None, Some(1)), None);
+        assert_eq!(vcpu_delta(&at_flag, &now, Some(5), Some(5)), None);
+        assert_eq!(vcpu_delta(&[], &now, Some(1), Some(1)), None);
+    }
+
+    #[test]
+    fn vcpu_times_and_the_threads_vcpu_are_readable_here() {
+        // Every Linux since 2.6.11 has the steal column (zero outside a VM).
+        let times = vcpu_times().expect("per-CPU lines");
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        let vcpu = thread_vcpu(tid).expect("the processor field");
+        assert!(vcpu < times.len(), "vCPU {vcpu} of {}", times.len());
+        assert!(times[vcpu].ran > 0, "{times:?}");
     }
 }
