@@ -11,6 +11,10 @@ use std::time::Duration;
 #[test]
 fn sigquit_dumps_a_goroutine_parked_in_chan_receive_with_its_spawn_site() {
     if common::is_child() {
+        // A background job of a non-interactive shell inherits SIGQUIT
+        // ignored, and the runtime leaves an ignored SIGQUIT alone (the
+        // next test): start from the default, as a terminal's process does.
+        set_sigquit(libc::SIG_DFL);
         let rt = Runtime::builder().max_procs(1).build().unwrap();
         rt.run(|| {
             let (tx, rx) = chan::bounded::<u32>(0);
@@ -35,6 +39,44 @@ fn sigquit_dumps_a_goroutine_parked_in_chan_receive_with_its_spawn_site() {
         .find(|l| l.contains("[chan receive"))
         .unwrap_or_else(|| panic!("{err}"));
     assert!(line.contains("spawned at tests/deadlock.rs:"), "{line}");
+}
+
+#[test]
+fn an_ignored_sigquit_stays_ignored() {
+    if common::is_child() {
+        set_sigquit(libc::SIG_IGN);
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.run(|| {
+            let (_tx, rx) = chan::bounded::<u32>(0);
+            goroutines::go(move || rx.recv());
+            goroutines::time::sleep(Duration::from_millis(20));
+            // SAFETY: raising a signal at ourselves.
+            unsafe { libc::raise(libc::SIGQUIT) };
+            // Long enough for sysmon to have acted on a handler's flag.
+            goroutines::time::sleep(Duration::from_millis(200));
+        });
+        eprintln!("still here");
+        std::process::exit(0);
+    }
+    let out = common::run_child("an_ignored_sigquit_stays_ignored", &[]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("still here"), "{err}");
+    assert!(!err.contains("SIGQUIT"), "{err}");
+}
+
+/// Sets SIGQUIT's disposition to `SIG_DFL` or `SIG_IGN`.
+fn set_sigquit(disposition: libc::sighandler_t) {
+    // SAFETY: a valid sigaction struct with a standard disposition.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = disposition;
+        libc::sigemptyset(&mut action.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGQUIT, &action, std::ptr::null_mut()),
+            0
+        );
+    }
 }
 
 /// Polls `probe` every 10 ms until `done` holds (at most 30 s), from a
