@@ -1,6 +1,7 @@
 //! Facts about this machine and toolchain for latest.json: core count,
 //! kernel, CPU model, memory, vm.max_map_count, the date, rustc's version, and which `ours-*`
-//! features this binary was built with.
+//! features this binary was built with; and each vCPU's stolen time, which
+//! the harness reads around every run.
 
 use std::num::NonZeroUsize;
 use std::process::Command;
@@ -101,14 +102,72 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Milliseconds of CPU time the hypervisor has taken from each vCPU so far
+/// (the steal column of `/proc/stat`'s `cpuN` lines, in 10 ms units), by
+/// vCPU number; None where the file cannot be read.
+pub fn vcpu_steal_ms() -> Option<Vec<f64>> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return None;
+    }
+    let mut steal = Vec::new();
+    for line in stat.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(cpu) = fields
+            .next()
+            .and_then(|name| name.strip_prefix("cpu"))
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let Some(ticks) = fields.nth(7).and_then(|t| t.parse::<u64>().ok()) else {
+            continue;
+        };
+        if steal.len() <= cpu {
+            steal.resize(cpu + 1, 0.0);
+        }
+        steal[cpu] = ticks as f64 * 1000.0 / hz as f64;
+    }
+    (!steal.is_empty()).then_some(steal)
+}
+
+/// The most any one vCPU lost to the hypervisor between two
+/// [`vcpu_steal_ms`] readings.
+pub fn most_stolen_ms(before: &[f64], after: &[f64]) -> f64 {
+    before
+        .iter()
+        .zip(after)
+        .map(|(b, a)| (a - b).max(0.0))
+        .fold(0.0, f64::max)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use super::*;
 
     #[test]
     fn civil_from_days_matches_known_dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+    }
+
+    #[test]
+    fn the_worst_vcpu_counts() {
+        assert_eq!(most_stolen_ms(&[10.0, 20.0], &[30.0, 120.0]), 100.0);
+        assert_eq!(most_stolen_ms(&[10.0, 20.0], &[10.0, 20.0]), 0.0);
+        // A vCPU that appeared meanwhile has no baseline: not counted.
+        assert_eq!(most_stolen_ms(&[10.0], &[15.0, 500.0]), 5.0);
+    }
+
+    #[test]
+    fn steal_is_readable_here() {
+        let steal = vcpu_steal_ms().expect("per-CPU lines in /proc/stat");
+        assert_eq!(
+            steal.len(),
+            std::thread::available_parallelism().unwrap().get()
+        );
     }
 }

@@ -129,7 +129,16 @@ fn run_case(
                     cell.peer.name()
                 );
                 let _ = std::io::stderr().flush();
-                let outcome = run_cell(case, cell.peer, size, options.quick, this_binary, go);
+                let steal_before = machine::vcpu_steal_ms();
+                let mut outcome = run_cell(case, cell.peer, size, options.quick, this_binary, go);
+                if let (RunOutcome::Metrics(metrics), Some(before), Some(after)) =
+                    (&mut outcome, steal_before, machine::vcpu_steal_ms())
+                {
+                    metrics.push((
+                        report::STEAL_KEY.to_string(),
+                        machine::most_stolen_ms(&before, &after),
+                    ));
+                }
                 eprintln!("{}", progress_line(case, &outcome));
                 cell.runs.push(outcome);
             }

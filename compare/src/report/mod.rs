@@ -13,6 +13,13 @@ pub mod table;
 use crate::cases::Case;
 use crate::peer::Peer;
 
+/// The key, among a run's metrics, of the most CPU time (ms) the hypervisor
+/// took from any one vCPU while the run lasted: recorded by the harness
+/// around every run that produced numbers, so a reader can tell a run the
+/// machine disturbed (this kind of VM loses a whole vCPU for 100 ms every
+/// few seconds) from a slow one.
+pub const STEAL_KEY: &str = "vm_steal_ms";
+
 /// One child run's result, as the harness saw it.
 #[derive(Clone, Debug)]
 pub enum RunOutcome {

@@ -1,11 +1,11 @@
 //! Markdown tables, one per (case, size, metric): peer, median, min–max,
-//! ratio to Go, runs. The heading names the unit and which way is better;
+//! ratio to Go, runs, and the worst VM steal during a run. The heading names the unit and which way is better;
 //! the case's fairness notes follow the table.
 
 use std::fmt::Write as _;
 
 use super::summary::{format_value, summarize, Summary};
-use super::{CaseResults, RunContext};
+use super::{CaseResults, RunContext, RunOutcome, STEAL_KEY};
 use crate::cases::{thousands, Better};
 use crate::peer::Peer;
 
@@ -51,7 +51,9 @@ pub fn render(results: &CaseResults, runs_per_peer: usize) -> String {
             let _ = writeln!(
                 out,
                 "{}. Unit: {}; {better}. Ratio = peer median / go median. \
-                 {runs_per_peer} run(s) per peer, alternating.\n",
+                 {runs_per_peer} run(s) per peer, alternating. Steal: the most CPU \
+                 time (ms) the hypervisor took from one vCPU during a run, the \
+                 worst of the cell's runs.\n",
                 case.summary, metric.unit
             );
             let go_median = size
@@ -59,11 +61,16 @@ pub fn render(results: &CaseResults, runs_per_peer: usize) -> String {
                 .iter()
                 .find(|cell| cell.peer == Peer::Go)
                 .and_then(|cell| summarize(&cell.runs, metric.key).median());
-            out.push_str("| peer | median | min – max | vs go | runs |\n");
-            out.push_str("|---|---:|---:|---:|---:|\n");
+            out.push_str("| peer | median | min – max | vs go | runs | steal |\n");
+            out.push_str("|---|---:|---:|---:|---:|---:|\n");
             for cell in &size.cells {
                 let summary = summarize(&cell.runs, metric.key);
-                out.push_str(&row(cell.peer, &summary, go_median));
+                out.push_str(&row(
+                    cell.peer,
+                    &summary,
+                    go_median,
+                    worst_steal(&cell.runs),
+                ));
             }
             out.push('\n');
         }
@@ -84,9 +91,25 @@ pub fn render(results: &CaseResults, runs_per_peer: usize) -> String {
     out
 }
 
-fn row(peer: Peer, summary: &Summary, go_median: Option<f64>) -> String {
+/// The largest steal any of `runs` recorded ([`STEAL_KEY`]), if one did.
+fn worst_steal(runs: &[RunOutcome]) -> Option<f64> {
+    runs.iter()
+        .filter_map(|run| match run {
+            RunOutcome::Metrics(metrics) => metrics
+                .iter()
+                .find(|(key, _)| key == STEAL_KEY)
+                .map(|(_, value)| *value),
+            _ => None,
+        })
+        .reduce(f64::max)
+}
+
+fn row(peer: Peer, summary: &Summary, go_median: Option<f64>, steal: Option<f64>) -> String {
+    let steal = steal.map_or_else(String::new, |ms| format!("{ms:.0}"));
     match summary {
-        Summary::Text(_, text) => format!("| {} | {} | | | |\n", peer.name(), escape(text)),
+        Summary::Text(_, text) => {
+            format!("| {} | {} | | | | {steal} |\n", peer.name(), escape(text))
+        }
         Summary::Numbers {
             median,
             min,
@@ -103,7 +126,7 @@ fn row(peer: Peer, summary: &Summary, go_median: Option<f64>) -> String {
                 None => String::new(),
             };
             format!(
-                "| {} | {}{also} | {} – {} | {ratio} | {} |\n",
+                "| {} | {}{also} | {} – {} | {ratio} | {} | {steal} |\n",
                 peer.name(),
                 format_value(*median),
                 format_value(*min),
