@@ -184,3 +184,70 @@ fn a_goroutine_in_a_stuck_ps_runnext_runs_elsewhere_in_pinned_mode() {
 fn a_goroutine_in_a_stuck_ps_runnext_runs_elsewhere_in_go_mode() {
     spawned_goroutine_escapes_a_stuck_spawner(common::go_mode(2));
 }
+
+/// A P whose thread gets no CPU (here: a `SCHED_IDLE` thread beside a busy
+/// normal one, all on one CPU; in a VM, a vCPU the hypervisor took away)
+/// is no hog and is not reported, but what waits in its `runnext` still
+/// moves to the other P once the P has been stuck for two time slices.
+#[test]
+fn a_ps_thread_without_a_cpu_is_not_reported_but_its_runnext_runs_elsewhere() {
+    const NAME: &str = "a_ps_thread_without_a_cpu_is_not_reported_but_its_runnext_runs_elsewhere";
+    if common::is_child() {
+        // SAFETY: zeroed cpu_set_t values are valid empty sets; the calls
+        // act on this process (0) with valid sets of the right size.
+        unsafe {
+            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            assert_eq!(libc::sched_getaffinity(0, size, &mut allowed), 0);
+            let first = (0..libc::CPU_SETSIZE as usize)
+                .find(|&cpu| libc::CPU_ISSET(cpu, &allowed))
+                .expect("a CPU to run on");
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(first, &mut one);
+            assert_eq!(libc::sched_setaffinity(0, size, &one), 0);
+        }
+        // Threads made from here on inherit the one CPU.
+        let stop = Arc::new(AtomicBool::new(false));
+        let busy = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let rt = Runtime::builder().max_procs(2).build().unwrap();
+        let ran_after = rt.run(|| {
+            // SAFETY: sched_setscheduler on the calling thread (0) with a
+            // valid param; SCHED_IDLE takes priority 0.
+            unsafe {
+                let param = libc::sched_param { sched_priority: 0 };
+                assert_eq!(libc::sched_setscheduler(0, libc::SCHED_IDLE, &param), 0);
+            }
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            let spawned = goroutines::go(move || r.store(true, Ordering::SeqCst));
+            let start = Instant::now();
+            while !ran.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(20) {
+                std::hint::spin_loop();
+            }
+            let ran_after = ran.load(Ordering::SeqCst).then(|| start.elapsed());
+            spawned.join().unwrap();
+            ran_after
+        });
+        stop.store(true, Ordering::Relaxed);
+        busy.join().unwrap();
+        assert!(
+            ran_after.is_some(),
+            "the spawned goroutine never ran while its spawner's thread got no CPU"
+        );
+        return;
+    }
+    let out = common::run_child(NAME, &[]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        !err.contains("has held"),
+        "a starved thread was reported: {err}"
+    );
+}

@@ -5,17 +5,17 @@
 //!    whole time slice ([`TIME_SLICE`], 10 ms as in Go) gets its `preempt`
 //!    flag set: the goroutine yields at its next runtime call.
 //! 2. If it still has not switched out a time slice later (it reaches no
-//!    runtime call that could honour the flag) and its thread did get a CPU
-//!    meanwhile (a thread waiting for a CPU on a busy machine is no hog; in
-//!    a VM, time the hypervisor took the thread's vCPU away does not count
-//!    either: its `/proc/stat` line must show it executing, and its steal
-//!    is taken off),
-//!    sysmon reports it, once per episode: which goroutine, for how long,
-//!    whether its thread is on a CPU (a hog) or asleep in the kernel (an
-//!    unannotated blocking call), read from `/proc/self/task/TID/stat` and
-//!    `schedstat`, and the fix. The P's unstarted goroutines are offered to
-//!    idle Ps (`wakep`), so they run elsewhere, including the one in its
-//!    `runnext` slot, which sysmon moves to the global queue.
+//!    runtime call that could honour the flag), the P's unstarted
+//!    goroutines are offered to idle Ps (`wakep`), so they run elsewhere,
+//!    including the one in its `runnext` slot, which sysmon moves to the
+//!    global queue. And if its thread did get a CPU meanwhile (a thread
+//!    waiting for a CPU on a busy machine is no hog; in a VM, time the
+//!    hypervisor took the thread's vCPU away does not count either: its
+//!    `/proc/stat` line must show it executing, and its steal is taken
+//!    off), sysmon reports it, once per episode: which goroutine, for how
+//!    long, whether its thread is on a CPU (a hog) or asleep in the kernel
+//!    (an unannotated blocking call), read from `/proc/self/task/TID/stat`
+//!    and `schedstat`, and the fix.
 //! 3. Every [`SCAVENGE_EVERY`] it releases the cold pages of stacks that
 //!    have lingered on the arena's warm list (beyond [`WARM_STACKS`]).
 //! 4. With `GOROUTINES_DEBUG=schedtrace=MS`, it prints a `SCHED` line every
@@ -65,6 +65,8 @@ struct Watch {
     switches: u64,
     since: Instant,
     reported: bool,
+    /// Whether `rescue_queued` ran this episode.
+    rescued: bool,
     /// The holder thread's CPU time (ns) when the preempt flag was set.
     cpu_at_flag: Option<u64>,
     /// Each vCPU's accounted time (`vcpu_times`) when the flag was set.
@@ -93,6 +95,7 @@ fn run(shared: &Shared, settings: &Settings) {
         switches,
         since,
         reported: false,
+        rescued: false,
         cpu_at_flag: None,
         vcpus_at_flag: Vec::new(),
         vcpu_at_flag: None,
@@ -188,7 +191,15 @@ fn run(shared: &Shared, settings: &Settings) {
                 w.vcpu_at_flag = thread_vcpu(tid);
                 continue;
             };
-            if ran < 2 * TIME_SLICE || w.reported {
+            if ran < 2 * TIME_SLICE {
+                continue;
+            }
+            if !w.rescued {
+                w.rescued = true;
+                acted = true;
+                rescue_queued(shared, p);
+            }
+            if w.reported {
                 continue;
             }
             // A thread that got little CPU since the flag was set was waiting
@@ -224,21 +235,6 @@ fn run(shared: &Shared, settings: &Settings) {
             w.reported = true;
             acted = true;
             report_stall(shared, p, g, ran, state);
-            // The stuck P's `runnext` (typically a goroutine its hog spawned
-            // just before it stopped calling into the runtime) would wait
-            // behind it: move it where another P can run it, or, if it is
-            // homed on this P (pinned mode, started), into the P's inbox,
-            // where it stays this P's.
-            if let Some(next) = p.steal_runnext() {
-                if next.home.load(Ordering::Relaxed) == super::g::NO_HOME {
-                    shared.global.push(next);
-                } else {
-                    p.push_remote(next);
-                }
-            }
-            if !p.runq.is_empty() || !shared.global.is_empty() {
-                shared.wakep();
-            }
         }
         super::deadlock::check(shared, &mut suspect);
         super::netpoll::poll_if_stale();
@@ -261,6 +257,27 @@ fn run(shared: &Shared, settings: &Settings) {
                 delay = (delay * 2).min(MAX_DELAY);
             }
         }
+    }
+}
+
+/// For a P that has run one goroutine for two time slices, whatever the
+/// reason (a hog, a blocking call, or a thread that gets no CPU: a busy
+/// machine, or a vCPU the hypervisor took away, which is no one's fault and
+/// is not reported): its `runnext` (typically a goroutine the stuck one
+/// readied or spawned just before) would wait behind it, so it moves where
+/// another P can run it, or, if it is homed on this P (pinned mode,
+/// started), into the P's inbox, where it stays this P's; and an idle P is
+/// woken for what the P's queue holds, which it may steal.
+fn rescue_queued(shared: &Shared, p: &super::p::P) {
+    if let Some(next) = p.steal_runnext() {
+        if next.home.load(Ordering::Relaxed) == super::g::NO_HOME {
+            shared.global.push(next);
+        } else {
+            p.push_remote(next);
+        }
+    }
+    if !p.runq.is_empty() || !shared.global.is_empty() {
+        shared.wakep();
     }
 }
 
