@@ -165,9 +165,8 @@ mod tests {
     #[test]
     fn steal_is_readable_here() {
         let steal = vcpu_steal_ms().expect("per-CPU lines in /proc/stat");
-        assert_eq!(
-            steal.len(),
-            std::thread::available_parallelism().unwrap().get()
-        );
+        // One entry per online vCPU, at least as many as this process may
+        // use (fewer under taskset).
+        assert!(steal.len() >= std::thread::available_parallelism().unwrap().get());
     }
 }
