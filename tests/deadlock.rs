@@ -14,17 +14,7 @@ fn sigquit_dumps_a_goroutine_parked_in_chan_receive_with_its_spawn_site() {
         // A background job of a non-interactive shell inherits SIGQUIT
         // ignored, and the runtime leaves an ignored SIGQUIT alone (the
         // next test): start from the default, as a terminal's process does.
-        set_sigquit(libc::SIG_DFL);
-        let rt = Runtime::builder().max_procs(1).build().unwrap();
-        rt.run(|| {
-            let (tx, rx) = chan::bounded::<u32>(0);
-            goroutines::go(move || rx.recv());
-            goroutines::time::sleep(Duration::from_millis(50));
-            // SAFETY: raising a signal at ourselves.
-            unsafe { libc::raise(libc::SIGQUIT) };
-            goroutines::time::sleep(Duration::from_secs(10));
-            drop(tx);
-        });
+        raise_sigquit_beside_a_parked_receiver(libc::SIG_DFL, Duration::from_secs(10));
         unreachable!("SIGQUIT ends the process");
     }
     let out = common::run_child(
@@ -44,17 +34,8 @@ fn sigquit_dumps_a_goroutine_parked_in_chan_receive_with_its_spawn_site() {
 #[test]
 fn an_ignored_sigquit_stays_ignored() {
     if common::is_child() {
-        set_sigquit(libc::SIG_IGN);
-        let rt = Runtime::builder().max_procs(1).build().unwrap();
-        rt.run(|| {
-            let (_tx, rx) = chan::bounded::<u32>(0);
-            goroutines::go(move || rx.recv());
-            goroutines::time::sleep(Duration::from_millis(20));
-            // SAFETY: raising a signal at ourselves.
-            unsafe { libc::raise(libc::SIGQUIT) };
-            // Long enough for sysmon to have acted on a handler's flag.
-            goroutines::time::sleep(Duration::from_millis(200));
-        });
+        // Long enough for sysmon to have acted on a handler's flag.
+        raise_sigquit_beside_a_parked_receiver(libc::SIG_IGN, Duration::from_millis(200));
         eprintln!("still here");
         std::process::exit(0);
     }
@@ -63,6 +44,23 @@ fn an_ignored_sigquit_stays_ignored() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("still here"), "{err}");
     assert!(!err.contains("SIGQUIT"), "{err}");
+}
+
+/// With SIGQUIT's disposition set to `disposition` first, runs a runtime
+/// in which a goroutine parks in a channel receive, SIGQUIT is raised, and
+/// the main goroutine then sleeps for `then`.
+fn raise_sigquit_beside_a_parked_receiver(disposition: libc::sighandler_t, then: Duration) {
+    set_sigquit(disposition);
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.run(move || {
+        let (tx, rx) = chan::bounded::<u32>(0);
+        goroutines::go(move || rx.recv());
+        goroutines::time::sleep(Duration::from_millis(50));
+        // SAFETY: raising a signal at ourselves.
+        unsafe { libc::raise(libc::SIGQUIT) };
+        goroutines::time::sleep(then);
+        drop(tx);
+    });
 }
 
 /// Sets SIGQUIT's disposition to `SIG_DFL` or `SIG_IGN`.

@@ -157,22 +157,27 @@ fn a_malformed_schedtrace_is_named_in_the_error() {
 /// moves it once it sees the P stuck, so it runs on the other P, in both
 /// modes.
 fn spawned_goroutine_escapes_a_stuck_spawner(rt: Runtime) {
-    let ran_after = rt.run(|| {
-        let ran = Arc::new(AtomicBool::new(false));
-        let r = ran.clone();
-        let spawned = goroutines::go(move || r.store(true, Ordering::SeqCst));
-        let start = Instant::now();
-        while !ran.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(20) {
-            std::hint::spin_loop();
-        }
-        let ran_after = ran.load(Ordering::SeqCst).then(|| start.elapsed());
-        spawned.join().unwrap();
-        ran_after
-    });
+    let ran_after = rt.run(spawn_then_spin);
     assert!(
         ran_after.is_some(),
         "the spawned goroutine never ran while its spawner spun"
     );
+}
+
+/// Spawns a goroutine (into this P's `runnext`), then spins without
+/// calling into the runtime until it has run (at most 20 s): how long
+/// that took, or None if it never ran.
+fn spawn_then_spin() -> Option<Duration> {
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let spawned = goroutines::go(move || r.store(true, Ordering::SeqCst));
+    let start = Instant::now();
+    while !ran.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(20) {
+        std::hint::spin_loop();
+    }
+    let ran_after = ran.load(Ordering::SeqCst).then(|| start.elapsed());
+    spawned.join().unwrap();
+    ran_after
 }
 
 #[test]
@@ -224,16 +229,7 @@ fn a_ps_thread_without_a_cpu_is_not_reported_but_its_runnext_runs_elsewhere() {
                 let param = libc::sched_param { sched_priority: 0 };
                 assert_eq!(libc::sched_setscheduler(0, libc::SCHED_IDLE, &param), 0);
             }
-            let ran = Arc::new(AtomicBool::new(false));
-            let r = ran.clone();
-            let spawned = goroutines::go(move || r.store(true, Ordering::SeqCst));
-            let start = Instant::now();
-            while !ran.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(20) {
-                std::hint::spin_loop();
-            }
-            let ran_after = ran.load(Ordering::SeqCst).then(|| start.elapsed());
-            spawned.join().unwrap();
-            ran_after
+            spawn_then_spin()
         });
         stop.store(true, Ordering::Relaxed);
         busy.join().unwrap();

@@ -43,6 +43,17 @@ impl Summary {
     }
 }
 
+/// The value of `metric` in each run that recorded it, in run order.
+pub fn values<'a>(runs: &'a [RunOutcome], metric: &'a str) -> impl Iterator<Item = f64> + 'a {
+    runs.iter().filter_map(move |run| match run {
+        RunOutcome::Metrics(metrics) => metrics
+            .iter()
+            .find(|(key, _)| key == metric)
+            .map(|(_, value)| *value),
+        _ => None,
+    })
+}
+
 pub fn summarize(runs: &[RunOutcome], metric: &str) -> Summary {
     let total = runs.len();
     let out_of = |count: usize| {
@@ -95,16 +106,7 @@ pub fn summarize(runs: &[RunOutcome], metric: &str) -> Summary {
             _ => {}
         }
     }
-    let mut numbers: Vec<f64> = runs
-        .iter()
-        .filter_map(|run| match run {
-            RunOutcome::Metrics(metrics) => metrics
-                .iter()
-                .find(|(key, _)| key == metric)
-                .map(|(_, value)| *value),
-            _ => None,
-        })
-        .collect();
+    let mut numbers: Vec<f64> = values(runs, metric).collect();
     let verdicts: Vec<String> = runs
         .iter()
         .filter_map(|run| match run {

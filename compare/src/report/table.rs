@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::summary::{format_value, summarize, Summary};
+use super::summary::{format_value, summarize, values, Summary};
 use super::{CaseResults, RunContext, RunOutcome, STEAL_KEY};
 use crate::cases::{thousands, Better};
 use crate::peer::Peer;
@@ -93,15 +93,7 @@ pub fn render(results: &CaseResults, runs_per_peer: usize) -> String {
 
 /// The largest steal any of `runs` recorded ([`STEAL_KEY`]), if one did.
 fn worst_steal(runs: &[RunOutcome]) -> Option<f64> {
-    runs.iter()
-        .filter_map(|run| match run {
-            RunOutcome::Metrics(metrics) => metrics
-                .iter()
-                .find(|(key, _)| key == STEAL_KEY)
-                .map(|(_, value)| *value),
-            _ => None,
-        })
-        .reduce(f64::max)
+    values(runs, STEAL_KEY).reduce(f64::max)
 }
 
 fn row(peer: Peer, summary: &Summary, go_median: Option<f64>, steal: Option<f64>) -> String {
