@@ -188,7 +188,7 @@ fn run(shared: &Shared, settings: &Settings) {
             let Some(cpu_at_flag) = w.cpu_at_flag else {
                 w.cpu_at_flag = thread_cpu_ns(tid);
                 w.vcpus_at_flag = vcpu_times().unwrap_or_default();
-                w.vcpu_at_flag = thread_vcpu(tid);
+                w.vcpu_at_flag = thread_stat(tid).and_then(|(_, vcpu)| vcpu);
                 continue;
             };
             if ran < 2 * TIME_SLICE {
@@ -204,7 +204,8 @@ fn run(shared: &Shared, settings: &Settings) {
             }
             // A thread that got little CPU since the flag was set was waiting
             // for a CPU (the machine is busy), not hogging one.
-            let state = thread_state(tid);
+            let stat = thread_stat(tid);
+            let state = stat.map(|(state, _)| (state, thread_wchan(tid, state)));
             let cpu = thread_cpu_ns(tid).map_or(u64::MAX, |c| c.saturating_sub(cpu_at_flag));
             // In a VM, time the hypervisor gave the thread's vCPU to someone
             // else counts as the thread's CPU time: its runtime is read from
@@ -220,7 +221,12 @@ fn run(shared: &Shared, settings: &Settings) {
             // sysmon reported hogs that were not.
             let vcpu = vcpu_times()
                 .and_then(|now| {
-                    vcpu_delta(&w.vcpus_at_flag, &now, w.vcpu_at_flag, thread_vcpu(tid))
+                    vcpu_delta(
+                        &w.vcpus_at_flag,
+                        &now,
+                        w.vcpu_at_flag,
+                        stat.and_then(|(_, v)| v),
+                    )
                 })
                 .unwrap_or(VcpuTime {
                     ran: u64::MAX,
@@ -281,12 +287,28 @@ fn rescue_queued(shared: &Shared, p: &super::p::P) {
     }
 }
 
-/// The kernel's view of thread `tid`: its state letter and what it waits in.
-fn thread_state(tid: i32) -> Option<(char, String)> {
+/// What `/proc/self/task/TID/stat` says of thread `tid`: its state letter,
+/// and the vCPU it last ran on (the 39th field, `processor`), if given.
+fn thread_stat(tid: i32) -> Option<(char, Option<usize>)> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    let state = stat[stat.rfind(')')? + 2..].chars().next()?;
-    let wchan = std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan")).unwrap_or_default();
-    Some((state, wchan))
+    // Fields after the command name (which may hold spaces) start at the
+    // third, the state.
+    let fields = &stat[stat.rfind(')')? + 2..];
+    let state = fields.chars().next()?;
+    let vcpu = fields
+        .split_whitespace()
+        .nth(39 - 3)
+        .and_then(|f| f.parse().ok());
+    Some((state, vcpu))
+}
+
+/// What a thread in `state` waits in (its `wchan`), for a report; empty
+/// for a running thread, or if unknown.
+fn thread_wchan(tid: i32, state: char) -> String {
+    if state == 'R' {
+        return String::new();
+    }
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan")).unwrap_or_default()
 }
 
 /// One vCPU's time as `/proc/stat` accounts it, in ns: executing anything
@@ -359,18 +381,6 @@ fn vcpu_delta(
         ran: first.ran.saturating_add(second.ran),
         stolen: first.stolen.saturating_add(second.stolen),
     })
-}
-
-/// The vCPU thread `tid` last ran on (`stat`'s 39th field, `processor`).
-fn thread_vcpu(tid: i32) -> Option<usize> {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start at the
-    // third, the state.
-    stat[stat.rfind(')')? + 2..]
-        .split_whitespace()
-        .nth(39 - 3)?
-        .parse()
-        .ok()
 }
 
 /// Nanoseconds thread `tid` has spent on a CPU (`schedstat`'s first field).
@@ -446,7 +456,7 @@ fn print_trace(shared: &Shared, start: Instant, detail: bool) {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::{thread_vcpu, vcpu_delta, vcpu_ticks, vcpu_times, VcpuTime};
+    use super::{thread_stat, vcpu_delta, vcpu_ticks, vcpu_times, VcpuTime};
 
     #[test]
     fn a_vcpus_executed_and_stolen_ticks_are_read_from_its_line() {
@@ -495,7 +505,10 @@ mod tests {
         let times = vcpu_times().expect("per-CPU lines");
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
-        let vcpu = thread_vcpu(tid).expect("the processor field");
+        let (state, vcpu) = thread_stat(tid).expect("the thread's stat");
+        // This thread is running: it reads the file.
+        assert_eq!(state, 'R');
+        let vcpu = vcpu.expect("the processor field");
         assert!(vcpu < times.len(), "vCPU {vcpu} of {}", times.len());
         assert!(times[vcpu].ran > 0, "{times:?}");
     }
