@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One http_hello server under the comparison harness's load (wrk -t2 -c256,
+# 9 s): prints its requests/s and, per request, the CPU time (user, system)
+# of the server and of wrk itself over the middle 5 s.
+#
+# What it is for: on a 2-core machine wrk shares the CPUs with the server,
+# so requests/s is about 2 CPUs / (wrk's CPU + the server's CPU) per
+# request, and wrk's own share caps what a cheaper server can show. This
+# prints both shares, so a throughput ratio can be read against them. On
+# the 2-core VM of 2026-12-07: wrk 17.7-20.2 µs per request; servers:
+# ours-go 16.5-17.3 (user 4.3-4.4), tokio 14.8 (user 3.0), Go 19.9-21.2.
+# Alternate the peers and take several runs.
+#
+# usage: scripts/http_cpu.sh BIN PEER
+#   BIN: a built `compare` binary (target/release/compare); PEER:
+#        ours-pinned, ours-go, tokio, may, threads, or go (then BIN is
+#        ignored and GO_BIN, default target/compare-go/compare-go, serves).
+# needs: wrk.
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+    sed -n '2,18p' "$0" >&2
+    exit 2
+fi
+go_bin=${GO_BIN:-target/compare-go/compare-go}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+
+# The server runs while its stdin stays open (40 s at most).
+mkfifo "$work/fifo"
+if [ "$2" = go ]; then
+    (sleep 40 | "$go_bin" http_hello 10 > "$work/fifo") &
+else
+    (sleep 40 | "$1" child "$2" http_hello 10 > "$work/fifo") &
+fi
+read -r line < "$work/fifo"
+addr=$(sed 's/.*"listening":"\([^"]*\)".*/\1/' <<< "$line")
+server=$(pgrep -n -f "http_hello 10")
+
+wrk -t2 -c256 -d9s "http://$addr/" > "$work/wrk.out" &
+loader=$!
+sleep 2
+
+# cpu_ticks PID: user and system clock ticks of the whole process.
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+
+s0=$(cpu_ticks "$server")
+w0=$(cpu_ticks "$loader")
+sleep 5
+s1=$(cpu_ticks "$server")
+w1=$(cpu_ticks "$loader")
+wait "$loader"
+
+rps=$(awk '/Requests\/sec/{print $2}' "$work/wrk.out")
+awk -v peer="$2" -v rps="$rps" -v hz="$(getconf CLK_TCK)" \
+    -v s0="$s0" -v s1="$s1" -v w0="$w0" -v w1="$w1" 'BEGIN {
+    split(s0, a, " "); split(s1, b, " "); split(w0, c, " "); split(w1, d, " ");
+    n = rps * 5; us = 1e6 / hz;
+    su = (b[1] - a[1]) * us / n; ss = (b[2] - a[2]) * us / n;
+    wu = (d[1] - c[1]) * us / n; ws = (d[2] - c[2]) * us / n;
+    printf "%-12s %8.0f requests/s  server %6.2f us/request (user %5.2f, system %5.2f)  wrk %6.2f (user %5.2f, system %5.2f)\n",
+        peer, rps, su + ss, su, ss, wu + ws, wu, ws
+}'
