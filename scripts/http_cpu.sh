@@ -22,27 +22,14 @@ if [ $# -ne 2 ]; then
     sed -n '2,18p' "$0" >&2
     exit 2
 fi
-go_bin=${GO_BIN:-target/compare-go/compare-go}
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+# shellcheck source=scripts/http_server.sh
+source "$(dirname "$0")/http_server.sh"
 
-# The server runs while its stdin stays open (40 s at most).
-mkfifo "$work/fifo"
-if [ "$2" = go ]; then
-    (sleep 40 | "$go_bin" http_hello 10 > "$work/fifo") &
-else
-    (sleep 40 | "$1" child "$2" http_hello 10 > "$work/fifo") &
-fi
-read -r line < "$work/fifo"
-addr=$(sed 's/.*"listening":"\([^"]*\)".*/\1/' <<< "$line")
-server=$(pgrep -n -f "http_hello 10")
-
-wrk -t2 -c256 -d9s "http://$addr/" > "$work/wrk.out" &
+start 0 "$1" "$2"
+server=${pid[0]}
+wrk -t2 -c256 -d9s "http://${addr[0]}/" > "$work/wrk.out" &
 loader=$!
 sleep 2
-
-# cpu_ticks PID: user and system clock ticks of the whole process.
-cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 
 s0=$(cpu_ticks "$server")
 w0=$(cpu_ticks "$loader")

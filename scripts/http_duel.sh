@@ -23,30 +23,8 @@ if [ $# -ne 4 ]; then
     sed -n '2,20p' "$0" >&2
     exit 2
 fi
-go_bin=${GO_BIN:-target/compare-go/compare-go}
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-
-# start IDX BIN PEER: starts a server whose stdin stays open for 40 s (it
-# exits when stdin closes); sets addr[IDX] and pid[IDX].
-declare -a addr pid
-start() {
-    local fifo=$work/fifo.$1
-    mkfifo "$fifo"
-    if [ "$3" = go ]; then
-        (sleep 40 | "$go_bin" http_hello 10 > "$fifo") &
-    else
-        (sleep 40 | "$2" child "$3" http_hello 10 > "$fifo") &
-    fi
-    local line
-    read -r line < "$fifo"
-    addr[$1]=$(sed 's/.*"listening":"\([^"]*\)".*/\1/' <<< "$line")
-    # The server is the newest process serving http_hello.
-    pid[$1]=$(pgrep -n -f "http_hello 10")
-}
-
-# cpu_ticks PID: user and system clock ticks of the whole process.
-cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+# shellcheck source=scripts/http_server.sh
+source "$(dirname "$0")/http_server.sh"
 
 start 0 "$1" "$2"
 start 1 "$3" "$4"
