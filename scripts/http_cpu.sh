@@ -7,8 +7,9 @@
 # so requests/s is about 2 CPUs / (wrk's CPU + the server's CPU) per
 # request, and wrk's own share caps what a cheaper server can show. This
 # prints both shares, so a throughput ratio can be read against them. On
-# the 2-core VM of 2026-12-07: wrk 17.7-20.2 µs per request; servers:
-# ours-go 16.5-17.3 (user 4.3-4.4), tokio 14.8 (user 3.0), Go 19.9-21.2.
+# the 2-core VM of 2026-12-07: wrk 15.6-20.2 µs per request; servers:
+# ours-go 14.6-18.6 (user 3.7-5.1), tokio 12.6-15.4 (user 2.2-3.0), Go
+# 16.7-21.2.
 # Alternate the peers and take several runs.
 #
 # usage: scripts/http_cpu.sh BIN PEER
@@ -19,7 +20,7 @@
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
-    sed -n '2,18p' "$0" >&2
+    sed -n '2,19p' "$0" >&2
     exit 2
 fi
 # shellcheck source=scripts/http_server.sh

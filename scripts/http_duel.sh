@@ -20,7 +20,7 @@
 set -euo pipefail
 
 if [ $# -ne 4 ]; then
-    sed -n '2,20p' "$0" >&2
+    sed -n '2,19p' "$0" >&2
     exit 2
 fi
 # shellcheck source=scripts/http_server.sh
