@@ -19,33 +19,16 @@
 # needs: wrk.
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-    sed -n '2,19p' "$0" >&2
-    exit 2
-fi
 # shellcheck source=scripts/http_server.sh
 source "$(dirname "$0")/http_server.sh"
-
-start 0 "$1" "$2"
-server=${pid[0]}
+serve 1 "$@"
 wrk -t2 -c256 -d9s "http://${addr[0]}/" > "$work/wrk.out" &
 loader=$!
-sleep 2
-
-s0=$(cpu_ticks "$server")
-w0=$(cpu_ticks "$loader")
-sleep 5
-s1=$(cpu_ticks "$server")
-w1=$(cpu_ticks "$loader")
+window "${pid[0]}" "$loader"
 wait "$loader"
 
-rps=$(awk '/Requests\/sec/{print $2}' "$work/wrk.out")
-awk -v peer="$2" -v rps="$rps" -v hz="$(getconf CLK_TCK)" \
-    -v s0="$s0" -v s1="$s1" -v w0="$w0" -v w1="$w1" 'BEGIN {
-    split(s0, a, " "); split(s1, b, " "); split(w0, c, " "); split(w1, d, " ");
-    n = rps * 5; us = 1e6 / hz;
-    su = (b[1] - a[1]) * us / n; ss = (b[2] - a[2]) * us / n;
-    wu = (d[1] - c[1]) * us / n; ws = (d[2] - c[2]) * us / n;
-    printf "%-12s %8.0f requests/s  server %6.2f us/request (user %5.2f, system %5.2f)  wrk %6.2f (user %5.2f, system %5.2f)\n",
-        peer, rps, su + ss, su, ss, wu + ws, wu, ws
-}'
+rps=$(requests_per_s "$work/wrk.out")
+read -r st su ss <<< "$(per_request "$rps" 0)"
+read -r wt wu ws <<< "$(per_request "$rps" 1)"
+printf "%-12s %8.0f requests/s  server %6.2f us/request (user %5.2f, system %5.2f)  wrk %6.2f (user %5.2f, system %5.2f)\n" \
+    "$2" "$rps" "$st" "$su" "$ss" "$wt" "$wu" "$ws"

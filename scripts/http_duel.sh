@@ -19,39 +19,23 @@
 # needs: wrk.
 set -euo pipefail
 
-if [ $# -ne 4 ]; then
-    sed -n '2,19p' "$0" >&2
-    exit 2
-fi
 # shellcheck source=scripts/http_server.sh
 source "$(dirname "$0")/http_server.sh"
-
-start 0 "$1" "$2"
-start 1 "$3" "$4"
+serve 2 "$@"
 wrk -t1 -c128 -d8s "http://${addr[0]}/" > "$work/wrk.0" &
 w0=$!
 wrk -t1 -c128 -d8s "http://${addr[1]}/" > "$work/wrk.1" &
 w1=$!
-sleep 2
-a0=$(cpu_ticks "${pid[0]}")
-b0=$(cpu_ticks "${pid[1]}")
-sleep 5
-a1=$(cpu_ticks "${pid[0]}")
-b1=$(cpu_ticks "${pid[1]}")
+window "${pid[0]}" "${pid[1]}"
 wait "$w0" "$w1"
-hz=$(getconf CLK_TCK)
 
-# report NAME WRK_OUT TICKS_BEFORE TICKS_AFTER: one line, and the CPU per
-# request on stdout's last field.
+# report NAME I: server I's line.
 report() {
-    local rps
-    rps=$(awk '/Requests\/sec/{print $2}' "$2")
-    awk -v name="$1" -v rps="$rps" -v hz="$hz" -v t0="$3" -v t1="$4" 'BEGIN {
-        split(t0, a, " "); split(t1, b, " ");
-        n = rps * 5; us = 1e6 / hz;
-        u = (b[1] - a[1]) * us / n; s = (b[2] - a[2]) * us / n;
-        printf "%-12s %8.0f requests/s  %6.2f us CPU/request (user %5.2f, system %5.2f)\n", name, rps, u + s, u, s
-    }'
+    local rps total user system
+    rps=$(requests_per_s "$work/wrk.$2")
+    read -r total user system <<< "$(per_request "$rps" "$2")"
+    printf "%-12s %8.0f requests/s  %6.2f us CPU/request (user %5.2f, system %5.2f)\n" \
+        "$1" "$rps" "$total" "$user" "$system"
 }
-report "$2" "$work/wrk.0" "$a0" "$a1"
-report "$4" "$work/wrk.1" "$b0" "$b1"
+report "$2" 0
+report "$4" 1
