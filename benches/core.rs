@@ -1,6 +1,7 @@
 //! Criterion benches of the core: the raw context switch (ours and
 //! corosensei's, on the same machine; `src/arch/mod.rs` says why the runtime
-//! uses its own), spawn+join, yield, and the execution trace's cost (off vs
+//! uses its own), spawn+join, yield, a ring of goroutines passing a token
+//! with warm and with cold caches, and the execution trace's cost (off vs
 //! on).
 //!
 //! `cargo bench --bench core`; a single group with `-- switch`.
@@ -86,6 +87,84 @@ fn yield_now(c: &mut Criterion) {
     g.finish();
 }
 
+/// Bytes each hop of a "cold" ring reads from a buffer far larger than the
+/// caches, so that by the time the token comes back to a goroutine its
+/// header and stack have been pushed out of L1 and L2, as a server's
+/// kernel work between two requests of one connection pushes them out.
+const COLD_BYTES_PER_HOP: usize = 8 << 10;
+
+/// Reads one word per cache line of the `words` words after `next` (which
+/// it advances, wrapping), so that the ring's members together stream
+/// through `big`.
+fn read_next(big: &[u64], next: &std::sync::atomic::AtomicUsize, words: usize) -> u64 {
+    let mut at = next.fetch_add(words, std::sync::atomic::Ordering::Relaxed) % big.len();
+    if at + words > big.len() {
+        at = 0;
+    }
+    big[at..at + words].iter().step_by(8).sum()
+}
+
+/// A token goes around a ring of `k` goroutines on one P, over rendezvous
+/// channels: ns per hop. Cold rings measure what a goroutine resumed after
+/// the cache forgot it costs (`G`'s layout in `src/scheduler/g.rs`). Every
+/// member reads at each hop, so both cold rings pay the same reading per
+/// hop: the cold ring of 256 less the cold ring of 2 (whose two members
+/// stay in the cache) is the cost of the cold resume.
+fn ring(c: &mut Criterion) {
+    use goroutines::chan;
+    let mut g = c.benchmark_group("ring");
+    g.throughput(Throughput::Elements(1));
+    let rt = goroutines::Runtime::builder().max_procs(1).build().unwrap();
+    let big: std::sync::Arc<Vec<u64>> = std::sync::Arc::new(vec![1; (64 << 20) / 8]);
+    for (cache, bytes) in [("warm", 0), ("cold", COLD_BYTES_PER_HOP)] {
+        for k in [2usize, 256] {
+            let big = big.clone();
+            g.bench_function(BenchmarkId::new(cache, k), |b| {
+                b.iter_custom(|hops| {
+                    let big = big.clone();
+                    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                    rt.run(move || {
+                        let words = bytes / 8;
+                        let (first_tx, mut rx) = chan::bounded::<u64>(0);
+                        let mut members = Vec::new();
+                        for _ in 1..k {
+                            let (tx, next_rx) = chan::bounded::<u64>(0);
+                            let (my_rx, big, next) = (rx, big.clone(), next.clone());
+                            members.push(goroutines::go(move || {
+                                while let Ok(v) = my_rx.recv() {
+                                    let read = read_next(&big, &next, words);
+                                    if tx.send(v + read.min(1)).is_err() {
+                                        break;
+                                    }
+                                }
+                            }));
+                            rx = next_rx;
+                        }
+                        let laps = hops.div_ceil(k as u64);
+                        let started = std::time::Instant::now();
+                        let mut v = 0;
+                        for _ in 0..laps {
+                            let read = read_next(&big, &next, words);
+                            first_tx.send(v + read.min(1)).unwrap();
+                            v = rx.recv().unwrap();
+                        }
+                        let took = started.elapsed();
+                        let expected = if bytes == 0 { 0 } else { laps * k as u64 };
+                        assert_eq!(v, expected, "the token lost a hop");
+                        drop(first_tx);
+                        for m in members {
+                            m.join().unwrap();
+                        }
+                        // Per hop asked for: scale the laps' time to `hops`.
+                        took.mul_f64(hops as f64 / (laps * k as u64) as f64)
+                    })
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 /// The execution trace's cost: the same spawn+join as `spawn_join` (one P,
 /// pinned), with tracing off (each hook is one Relaxed load) and on (each
 /// hook stamps the time and appends to its P's buffer). "on" starts a fresh
@@ -128,6 +207,6 @@ fn trace_overhead(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = switch, spawn_join, yield_now, trace_overhead
+    targets = switch, spawn_join, yield_now, ring, trace_overhead
 }
 criterion_main!(benches);

@@ -27,7 +27,7 @@
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod x86_64;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub(crate) use x86_64::{init_stack, switch, switch_ret};
+pub(crate) use x86_64::{init_stack, prefetch, switch, switch_ret};
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 compile_error!(

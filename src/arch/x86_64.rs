@@ -147,3 +147,15 @@ pub(crate) unsafe fn init_stack(top: usize, entry: Entry, arg: usize) -> usize {
     unsafe { core::ptr::copy_nonoverlapping(words.as_ptr(), sp as *mut usize, words.len()) };
     sp
 }
+
+/// Asks the CPU to start loading the cache line at `addr` into all cache
+/// levels, without waiting for it. A hint: any address will do, valid or
+/// not (a prefetch never faults and changes nothing a program can observe
+/// but timing).
+#[inline(always)]
+pub(crate) fn prefetch(addr: *const u8) {
+    // SAFETY: `prefetcht0` needs only SSE, which every x86_64 CPU has; it
+    // does not access memory in the language's sense, so no pointer
+    // validity is required.
+    unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr.cast()) }
+}

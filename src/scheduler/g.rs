@@ -138,40 +138,78 @@ pub(crate) struct Context {
 }
 
 /// The goroutine header.
+///
+/// `repr(C)`, ordered so that what every park, `ready` and resume touches
+/// (the count, the state, the home, the park time, the id, the runtime, the
+/// saved context and the registry slot) fills the first 64-byte line, and
+/// what only the first run and the exit need (the vtable, the join cell,
+/// the spawn site, the locals) shares the second line with the closure
+/// behind it (`Task` is 64-byte aligned, see `task_alloc.rs`). A
+/// goroutine woken after the cache forgot it (a parked HTTP connection,
+/// most goroutines of a million) then costs one miss, not two: with the
+/// state and home on the second line, `ready` and the run that follows
+/// touched both.
+#[repr(C)]
 pub(crate) struct G {
+    // ---- first line: every park, ready and resume
     /// 32 bits: references are the scheduler's, one per counted waiter and
     /// the registry's, a handful at most (`clone` aborts far below wrapping),
     /// and the G stays at 96 bytes.
     refs: AtomicU32,
-    pub(crate) id: u64,
-    vtable: &'static Vtable,
     /// State in the low byte, [`WaitReason`] in the next.
     status: AtomicU32,
     /// P index this goroutine is pinned to, or [`NO_HOME`]. Written once, by
     /// the M that first runs it, before it can be readied by anyone else.
     pub(crate) home: AtomicU32,
-    /// The join cell the result goes to; the goroutine's to use until it
-    /// calls [`G::complete`], never after (the handle may free it then).
-    join: NonNull<JoinCore>,
-    /// Protected by the G's state: see [`Context`].
-    pub(crate) ctx: UnsafeCell<Context>,
-    /// Where `go` was called: for dumps.
-    pub(crate) spawn_site: &'static Location<'static>,
-    /// The runtime this goroutine belongs to. The runtime's shared state
-    /// outlives every goroutine that has not exited (it is leaked when a
-    /// runtime is dropped with goroutines left).
-    pub(crate) shared: *const super::Shared,
-    /// Where this goroutine is listed in a P's registry (`registry.rs`):
-    /// P index in the high half, position + 1 in the low; 0 if it never
-    /// parked (or has left). Written under that registry's lock.
-    pub(crate) registry_slot: AtomicU64,
     /// Runtime-clock milliseconds (sysmon's coarse clock, wrapping) at the
     /// last park, for dumps: how long it has waited. 32 bits keep the G in
     /// a smaller size class; dumps read the wait modulo 49 days.
     pub(crate) parked_at_ms: AtomicU32,
+    pub(crate) id: u64,
+    /// The runtime this goroutine belongs to. The runtime's shared state
+    /// outlives every goroutine that has not exited (it is leaked when a
+    /// runtime is dropped with goroutines left).
+    pub(crate) shared: *const super::Shared,
+    /// Protected by the G's state: see [`Context`].
+    pub(crate) ctx: UnsafeCell<Context>,
+    /// Where this goroutine is listed in a P's registry (`registry.rs`):
+    /// P index in the high half, position + 1 in the low; 0 if it never
+    /// parked (or has left). Written under that registry's lock.
+    pub(crate) registry_slot: AtomicU64,
+    // ---- second line: first run and exit
+    vtable: &'static Vtable,
+    /// The join cell the result goes to; the goroutine's to use until it
+    /// calls [`G::complete`], never after (the handle may free it then).
+    join: NonNull<JoinCore>,
+    /// Where `go` was called: for dumps.
+    pub(crate) spawn_site: &'static Location<'static>,
     /// `goroutine_local!` values; touched only by the goroutine itself while
     /// it runs (and by its exit path).
     pub(crate) locals: UnsafeCell<crate::local::Locals>,
+}
+
+// The first line holds what `ready` and a resume touch (see G's docs).
+// (loom's atomics are larger, and its runs are not about speed.)
+#[cfg(not(loom))]
+const _: () = {
+    assert!(std::mem::offset_of!(G, registry_slot) + 8 <= 64);
+    assert!(std::mem::offset_of!(G, vtable) == 64);
+    assert!(std::mem::size_of::<G>() == 96);
+};
+
+impl G {
+    /// Starts loading both lines of the goroutine at `g` (see G's docs) into
+    /// the cache, for a caller that will run it soon: a queue pops one
+    /// goroutine and prefetches the one behind it, whose header has often
+    /// left the cache since it was queued (a million goroutines do not fit),
+    /// so that its miss overlaps the current one's run. Any pointer will do:
+    /// a prefetch never faults, so a goroutine stolen and freed meanwhile
+    /// is harmless.
+    #[inline(always)]
+    pub(crate) fn prefetch(g: *const G) {
+        crate::arch::prefetch(g.cast());
+        crate::arch::prefetch(g.cast::<u8>().wrapping_add(64));
+    }
 }
 
 // SAFETY: every field shared between threads is atomic or protected by the

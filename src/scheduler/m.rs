@@ -1067,11 +1067,15 @@ impl MLocal {
         let shared = &*self.shared;
         let n = (shared.global.len() / shared.ps.len() + 1).min(super::queue::CAPACITY / 2);
         let (first, rest) = shared.global.pop_batch(n)?;
+        G::prefetch(first.as_ptr());
         for g in rest {
-            // SAFETY: we hold the P; our queues were empty, so the ring has
-            // room for half its capacity.
-            let (overflow, _) = unsafe { p.put(g, false) };
-            if let Some(batch) = overflow {
+            // Straight into the ring, without `put`'s look at the home: only
+            // goroutines without one are ever queued globally, and the look
+            // would wait for a header that is rarely still in the cache.
+            debug_assert_eq!(g.home.load(Ordering::Relaxed), NO_HOME);
+            // SAFETY: we hold the P, so we own its ring; our queues were
+            // empty, so it has room for half its capacity.
+            if let Err(batch) = unsafe { p.runq.push(g) } {
                 shared.global.push_batch(batch);
             }
         }

@@ -138,6 +138,10 @@ impl Queue {
                 )
                 .is_ok()
             {
+                #[cfg(not(loom))]
+                if head.wrapping_add(1) != tail {
+                    G::prefetch(self.slot(head.wrapping_add(1)).load(Ordering::Relaxed));
+                }
                 // SAFETY: the CAS gave us the slot's reference.
                 return Some(unsafe { GRef::from_raw(p) });
             }
