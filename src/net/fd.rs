@@ -136,7 +136,8 @@ impl<S: AsRawFd> PollFd<S> {
     ///
     /// tokio always does so; here it is adaptive, per socket
     /// (`Half::skip_read`): the next read skips its syscall only while such
-    /// syscalls have failed more than 4 times in 5 lately, and every eighth
+    /// syscalls have failed more than 4 times in 5 lately, and a probe
+    /// every 8th (backing off to every 64th while probes find nothing)
     /// tries it anyway to keep the record current. Under `wrk`, 87% of them
     /// fail (the client's next request comes a round trip later); with
     /// blocking clients that the server's write wakes on the same CPU
