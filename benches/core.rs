@@ -1,8 +1,9 @@
 //! Criterion benches of the core: the raw context switch (ours and
 //! corosensei's, on the same machine; `src/arch/mod.rs` says why the runtime
 //! uses its own), spawn+join, yield, a ring of goroutines passing a token
-//! with warm and with cold caches, and the execution trace's cost (off vs
-//! on).
+//! with warm and with cold caches, a plain thread trading messages with a
+//! goroutine (and, for scale, with another thread), and the execution
+//! trace's cost (off vs on).
 //!
 //! `cargo bench --bench core`; a single group with `-- switch`.
 
@@ -170,6 +171,48 @@ fn ring(c: &mut Criterion) {
 /// hook stamps the time and appends to its P's buffer). "on" starts a fresh
 /// trace per iteration so buffers never fill (a full buffer only counts
 /// drops, which would flatter it); writing the files at `stop` is not timed.
+/// A round trip between a plain thread (criterion's) and an echo on the
+/// other side of two rendezvous channels: a goroutine of a 2-P pinned
+/// runtime, or another plain thread. Both sides block for real (the thread
+/// in the kernel, the goroutine parked), so this measures wake-up paths:
+/// the readied goroutine's M, idle or spinning, and what else it wakes.
+fn thread_to_goroutine(c: &mut Criterion) {
+    use goroutines::chan;
+    let mut g = c.benchmark_group("thread_to_goroutine");
+    g.throughput(Throughput::Elements(1));
+    let rt = goroutines::Runtime::builder().max_procs(2).build().unwrap();
+    for echo_in_goroutine in [true, false] {
+        let (to_echo, requests) = chan::bounded::<u64>(0);
+        let (to_caller, replies) = chan::bounded::<u64>(0);
+        let echo = move || {
+            for v in requests {
+                if to_caller.send(v).is_err() {
+                    break;
+                }
+            }
+        };
+        let name = if echo_in_goroutine {
+            drop(rt.go(echo));
+            "round trip, thread and goroutine"
+        } else {
+            drop(std::thread::spawn(echo));
+            "round trip, thread and thread"
+        };
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                for i in 0..iters {
+                    to_echo.send(i).unwrap();
+                    assert_eq!(replies.recv().unwrap(), i);
+                }
+                start.elapsed()
+            })
+        });
+        // Dropping the sender ends the echo.
+    }
+    g.finish();
+}
+
 fn trace_overhead(c: &mut Criterion) {
     let mut g = c.benchmark_group("trace");
     let rt = goroutines::Runtime::builder().max_procs(1).build().unwrap();
@@ -207,6 +250,6 @@ fn trace_overhead(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = switch, spawn_join, yield_now, ring, trace_overhead
+    targets = switch, spawn_join, yield_now, ring, thread_to_goroutine, trace_overhead
 }
 criterion_main!(benches);

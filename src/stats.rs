@@ -54,6 +54,10 @@ pub struct Stats {
     pub timer_fires: u64,
     /// Times an idle P was handed to an M.
     pub handoffs: u64,
+    /// Of those, the hand-offs to an M sent to look for work to steal (Go's
+    /// `wakep`): each costs a thread wake-up and a round of spinning, which
+    /// finds nothing unless some queue held goroutines any P may run.
+    pub spinning_recruits: u64,
     /// Waiters woken by the network poller so far (whole process).
     pub netpoll_woken: u64,
     /// `syscall` calls running now, on the blocking pool or inline in Go
@@ -109,6 +113,7 @@ impl Stats {
             timers: ps.iter().map(|p| p.timers.len()).sum(),
             timer_fires: shared.timer_fires.load(Ordering::Relaxed),
             handoffs: shared.handoffs.load(Ordering::Relaxed),
+            spinning_recruits: shared.spinning_recruits.load(Ordering::Relaxed),
             netpoll_woken: crate::scheduler::netpoll::WOKEN.load(Ordering::Relaxed),
             in_syscall: crate::syscall::in_flight(),
             parked_by_reason: parked_by_reason(shared),

@@ -56,3 +56,40 @@ fn an_idle_runtime_parks_all_ms() {
     }
     drop(rt);
 }
+
+/// A spinning M that finds work recruits another spinner only when more
+/// work that any P may run is waiting (idle.rs step 3). A plain thread
+/// trading messages with a goroutine, in pinned mode, never leaves such
+/// work: each message readies the goroutine into its home P's inbox, so no
+/// exchange recruits an M (each used to, whenever the goroutine's M was
+/// spinning when the message came: a second thread woken and spinning for
+/// nothing, on the CPU the plain thread wanted).
+#[test]
+fn a_thread_trading_with_a_goroutine_recruits_no_spinning_m() {
+    const ROUND_TRIPS: u64 = 2_000;
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let (to_g, from_thread) = goroutines::chan::bounded::<u64>(0);
+    let (to_thread, from_g) = goroutines::chan::bounded::<u64>(0);
+    let echo = rt.go(move || {
+        for v in from_thread {
+            to_thread.send(v + 1).unwrap();
+        }
+    });
+    // The spawn itself may recruit (a new goroutine is stealable): start
+    // counting once the goroutine has answered.
+    to_g.send(0).unwrap();
+    assert_eq!(from_g.recv().unwrap(), 1);
+    let before = rt.stats();
+    for i in 0..ROUND_TRIPS {
+        to_g.send(i).unwrap();
+        assert_eq!(from_g.recv().unwrap(), i + 1);
+    }
+    let after = rt.stats();
+    drop(to_g);
+    echo.join().unwrap();
+    assert_eq!(
+        after.spinning_recruits - before.spinning_recruits,
+        0,
+        "{ROUND_TRIPS} round trips; before: {before:?}; after: {after:?}"
+    );
+}

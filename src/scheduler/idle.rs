@@ -7,8 +7,16 @@
 //!    [`Shared::wakep`]: if some P is idle and no M is spinning, one idle P
 //!    is handed to an M that starts out *spinning* (looking for work).
 //! 2. At most half the busy Ps may have a spinning M (`can_spin`).
-//! 3. A spinning M that finds work stops spinning; if it was the last one it
-//!    calls `wakep`, so that a burst of work recruits Ms one at a time.
+//! 3. A spinning M that finds work stops spinning; if it was the last one
+//!    and it sees more work in a stealable queue, it calls `wakep`, so that
+//!    a burst of work recruits Ms one at a time. (Go recruits whether or
+//!    not it sees work. When the work found is all there is, as when a
+//!    plain thread and a goroutine trade messages, every such recruit
+//!    spins through every queue, finds nothing and sleeps again, on the
+//!    CPU the other side of the conversation was about to wake on: on a
+//!    2-CPU machine that doubled a thread-to-goroutine round trip. Work
+//!    made visible after the look is covered as in step 4: its submitter
+//!    saw no spinner and calls `wakep` itself.)
 //! 4. A spinning M that finds nothing releases its P, *then* stops spinning,
 //!    *then* looks at every queue once more and calls `wakep` if it sees
 //!    work. A submitter that saw "someone is spinning" and so woke nobody is
@@ -99,7 +107,9 @@ impl Shared {
         {
             return;
         }
-        if !self.start_p(None, true) {
+        if self.start_p(None, true) {
+            self.spinning_recruits.fetch_add(1, Ordering::Relaxed);
+        } else {
             idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
         }
     }

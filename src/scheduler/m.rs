@@ -685,10 +685,12 @@ impl MLocal {
     }
 
     /// A spinning M found work: stop spinning, and recruit the next spinner
-    /// if this was the last (idle.rs step 3).
+    /// if this was the last and more work is visible (idle.rs step 3).
     fn reset_spinning(&self) {
         self.spinning.set(false);
-        if self.shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1 {
+        if self.shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.shared.work_visible()
+        {
             self.shared.wakep();
         }
     }

@@ -98,6 +98,8 @@ pub(crate) struct Shared {
     /// Timers fired and Ps handed to Ms, for stats (Relaxed counters).
     pub(crate) timer_fires: AtomicU64,
     pub(crate) handoffs: AtomicU64,
+    /// Hand-offs by `wakep` (`Stats::spinning_recruits`).
+    pub(crate) spinning_recruits: AtomicU64,
     /// Where sysmon sleeps between cycles; kicked at shutdown.
     pub(crate) sysmon_parker: park::Parker,
     /// Set by sysmon while it sleeps longer than a syscall may block a P
@@ -141,6 +143,7 @@ impl Shared {
             running_without_p: std::sync::atomic::AtomicUsize::new(0),
             timer_fires: AtomicU64::new(0),
             handoffs: AtomicU64::new(0),
+            spinning_recruits: AtomicU64::new(0),
             coarse_now: CachePadded::new(AtomicU64::new(0)),
             reported: Mutex::new(Vec::new()),
             foreign_joiners: Mutex::new(Vec::new()),
