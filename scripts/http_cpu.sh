@@ -12,6 +12,10 @@
 # 16.7-21.2.
 # Alternate the peers and take several runs.
 #
+# A lighter load shows what idle workers cost (sleeping, being woken,
+# spinning): WRK_THREADS and WRK_CONNS (default 2 and 256) set wrk's -t
+# and -c, e.g. `WRK_THREADS=1 WRK_CONNS=8 scripts/http_cpu.sh ...`.
+#
 # usage: scripts/http_cpu.sh BIN PEER
 #   BIN: a built `compare` binary (target/release/compare); PEER:
 #        ours-pinned, ours-go, tokio, may, threads, or go (then BIN is
@@ -22,7 +26,7 @@ set -euo pipefail
 # shellcheck source=scripts/http_server.sh
 source "$(dirname "$0")/http_server.sh"
 serve 1 "$@"
-wrk -t2 -c256 -d9s "http://${addr[0]}/" > "$work/wrk.out" &
+wrk -t"${WRK_THREADS:-2}" -c"${WRK_CONNS:-256}" -d9s "http://${addr[0]}/" > "$work/wrk.out" &
 loader=$!
 window "${pid[0]}" "$loader"
 wait "$loader"
