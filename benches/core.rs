@@ -166,11 +166,6 @@ fn ring(c: &mut Criterion) {
     g.finish();
 }
 
-/// The execution trace's cost: the same spawn+join as `spawn_join` (one P,
-/// pinned), with tracing off (each hook is one Relaxed load) and on (each
-/// hook stamps the time and appends to its P's buffer). "on" starts a fresh
-/// trace per iteration so buffers never fill (a full buffer only counts
-/// drops, which would flatter it); writing the files at `stop` is not timed.
 /// A round trip between a plain thread (criterion's) and an echo on the
 /// other side of two rendezvous channels: a goroutine of a 2-P pinned
 /// runtime, or another plain thread. Both sides block for real (the thread
@@ -213,6 +208,11 @@ fn thread_to_goroutine(c: &mut Criterion) {
     g.finish();
 }
 
+/// The execution trace's cost: the same spawn+join as `spawn_join` (one P,
+/// pinned), with tracing off (each hook is one Relaxed load) and on (each
+/// hook stamps the time and appends to its P's buffer). "on" starts a fresh
+/// trace per iteration so buffers never fill (a full buffer only counts
+/// drops, which would flatter it); writing the files at `stop` is not timed.
 fn trace_overhead(c: &mut Criterion) {
     let mut g = c.benchmark_group("trace");
     let rt = goroutines::Runtime::builder().max_procs(1).build().unwrap();
